@@ -1,0 +1,136 @@
+"""Fully connected generator and discriminator (the seed-002 point GANs and the
+seed-003 MNIST course template), with PacGAN packing, spectral norm and minibatch
+standard deviation as options of the discriminator."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from torch import Tensor, nn
+from torch.nn.utils.parametrizations import spectral_norm as _spectral_norm
+
+from gankit.errors import ConfigError
+from gankit.models.layers import MinibatchStd, count_parameters, leaky_relu
+
+__all__ = ["MLPGenerator", "MLPDiscriminator", "PackSizeError", "count_parameters",
+           "OUTPUT_ACTIVATIONS"]
+
+OUTPUT_ACTIVATIONS = {"tanh": nn.Tanh, "linear": nn.Identity, "sigmoid": nn.Sigmoid}
+
+
+class PackSizeError(ConfigError, ValueError):
+    """A batch whose size is not a multiple of the discriminator's pack size."""
+
+
+def _shape(value: int | Sequence[int], name: str) -> tuple[int, ...]:
+    shape = (value,) if isinstance(value, int) else tuple(int(d) for d in value)
+    if not shape or any(d < 1 for d in shape):
+        raise ConfigError(f"{name} must be a non-empty list of positive sizes, got {value!r}")
+    return shape
+
+
+def _widths(hidden: Sequence[int]) -> tuple[int, ...]:
+    widths = tuple(int(w) for w in hidden)
+    if any(w < 1 for w in widths):
+        raise ConfigError(f"hidden layer widths must be positive, got {list(hidden)}")
+    return widths
+
+
+def _check_dropout(dropout: float) -> None:
+    if not 0.0 <= dropout < 1.0:
+        raise ConfigError(f"dropout must be in [0, 1), got {dropout}")
+
+
+class MLPGenerator(nn.Module):
+    """z (B, latent_dim) -> samples (B, *out_shape).
+
+    Each hidden layer is Linear -> [BatchNorm1d] -> LeakyReLU(slope) -> [Dropout];
+    then Linear to prod(out_shape) and the output activation (tanh for data in
+    [-1, 1], sigmoid for [0, 1], linear for unbounded data). With batch_norm the
+    hidden Linears have no bias (BatchNorm's shift replaces it). PyTorch's default
+    Linear init, as the seeds used.
+    """
+
+    def __init__(self, latent_dim: int, hidden: Sequence[int], out_shape: int | Sequence[int],
+                 *, slope: float = 0.2, dropout: float = 0.0, output_activation: str = "tanh",
+                 batch_norm: bool = False) -> None:
+        super().__init__()
+        if latent_dim < 1:
+            raise ConfigError(f"latent_dim must be >= 1, got {latent_dim}")
+        if output_activation not in OUTPUT_ACTIVATIONS:
+            raise ConfigError(f"output_activation must be one of {sorted(OUTPUT_ACTIVATIONS)}, "
+                              f"got {output_activation!r}")
+        _check_dropout(dropout)
+        self.latent_dim = int(latent_dim)
+        self.out_shape = _shape(out_shape, "out_shape")
+        layers: list[nn.Module] = []
+        width = self.latent_dim
+        for next_width in _widths(hidden):
+            layers.append(nn.Linear(width, next_width, bias=not batch_norm))
+            if batch_norm:
+                layers.append(nn.BatchNorm1d(next_width))
+            layers.append(leaky_relu(slope))
+            if dropout > 0:
+                layers.append(nn.Dropout(dropout))
+            width = next_width
+        layers += [nn.Linear(width, math.prod(self.out_shape)),
+                   OUTPUT_ACTIVATIONS[output_activation](),
+                   nn.Unflatten(1, self.out_shape)]
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, z: Tensor) -> Tensor:
+        return self.net(z)
+
+
+class MLPDiscriminator(nn.Module):
+    """x (B, *in_shape) -> raw logits (B // pack,); no sigmoid, the objectives work
+    on raw scores.
+
+    Each hidden layer is Linear -> LeakyReLU(slope) -> [Dropout], then
+    [MinibatchStd] and a final Linear to 1.
+
+    pack = m (PacGAN, Lin et al. 2018): D judges m samples at once; consecutive
+    rows are concatenated, (B, F) -> (B/m, m·F), so rows 0..m-1 form pack 0 and B
+    must be a multiple of m. spectral_norm wraps every Linear in
+    torch.nn.utils.parametrizations.spectral_norm (Miyato et al. 2018): one power
+    iteration per forward in train mode, none in eval mode. minibatch_std appends
+    the batch std feature (over the packed rows) before the final Linear.
+    """
+
+    def __init__(self, in_shape: int | Sequence[int], hidden: Sequence[int], *,
+                 slope: float = 0.2, dropout: float = 0.0, pack: int = 1,
+                 spectral_norm: bool = False, minibatch_std: bool = False) -> None:
+        super().__init__()
+        if pack < 1:
+            raise ConfigError(f"pack must be >= 1, got {pack}")
+        _check_dropout(dropout)
+        self.in_shape = _shape(in_shape, "in_shape")
+        self.pack = int(pack)
+
+        def linear(n_in: int, n_out: int) -> nn.Module:
+            layer = nn.Linear(n_in, n_out)
+            return _spectral_norm(layer) if spectral_norm else layer
+
+        layers: list[nn.Module] = []
+        width = self.pack * math.prod(self.in_shape)
+        for next_width in _widths(hidden):
+            layers += [linear(width, next_width), leaky_relu(slope)]
+            if dropout > 0:
+                layers.append(nn.Dropout(dropout))
+            width = next_width
+        if minibatch_std:
+            layers.append(MinibatchStd())
+            width += 1
+        layers.append(linear(width, 1))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: Tensor) -> Tensor:
+        batch = x.shape[0]
+        if x.ndim < 2 or math.prod(x.shape[1:]) != math.prod(self.in_shape):
+            raise ValueError(f"discriminator expects inputs of shape (B, {', '.join(map(str, self.in_shape))}) "
+                             f"or the same flattened, got {tuple(x.shape)}")
+        if batch % self.pack:
+            raise PackSizeError(f"batch of {batch} samples cannot be split into packs of {self.pack}: "
+                                f"use a batch size (and sample count) that is a multiple of {self.pack}")
+        return self.net(x.reshape(batch // self.pack, -1)).squeeze(1)

@@ -1,0 +1,74 @@
+"""Figures a person looks at: generated-over-real scatter, loss curves, metric curves."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+
+def _save(fig, path: Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.tmp.png")
+    fig.savefig(tmp, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    tmp.replace(path)
+    return path
+
+
+def scatter_plot(real: np.ndarray, fake: np.ndarray, path: Path, title: str = "") -> Path:
+    """Generated points (orange) over real points (grey), equal axes; first two columns."""
+    real, fake = np.asarray(real), np.asarray(fake)
+    fig, ax = plt.subplots(figsize=(5, 5))
+    ax.scatter(real[:, 0], real[:, 1] if real.shape[1] > 1 else np.zeros(len(real)),
+               s=4, c="0.6", alpha=0.5, label=f"real (n={len(real)})", linewidths=0)
+    ax.scatter(fake[:, 0], fake[:, 1] if fake.shape[1] > 1 else np.zeros(len(fake)),
+               s=4, c="tab:orange", alpha=0.7, label=f"generated (n={len(fake)})", linewidths=0)
+    both = np.concatenate([real[:, :2], fake[:, :2]])
+    low, high = np.percentile(both, 0.5, axis=0), np.percentile(both, 99.5, axis=0)
+    pad = 0.1 * (high - low).max() + 1e-6
+    ax.set_xlim(low[0] - pad, high[0] + pad)
+    if both.shape[1] > 1:
+        ax.set_ylim(low[1] - pad, high[1] + pad)
+    ax.set_aspect("equal", adjustable="datalim")
+    ax.set_title(title)
+    ax.legend(loc="upper right", fontsize=8, markerscale=3)
+    ax.grid(alpha=0.2)
+    return _save(fig, path)
+
+
+def loss_plot(history: Sequence[dict[str, Any]], path: Path, title: str = "Losses per epoch") -> Path:
+    """G loss, D loss on real and D loss on fake per epoch (seed 004's figure)."""
+    rows = [r for r in history if "g_loss" in r]
+    epochs = [r["epoch"] for r in rows]
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for key, label, style in (("g_loss", "G", "-"), ("d_loss_real", "D real", "--"), ("d_loss_fake", "D fake", ":")):
+        ax.plot(epochs, [r[key] for r in rows], style, label=label, linewidth=1.5)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss")
+    ax.set_title(title)
+    ax.legend()
+    ax.grid(alpha=0.3)
+    return _save(fig, path)
+
+
+def metric_plot(history: Sequence[dict[str, Any]], keys: Sequence[str], path: Path) -> Path | None:
+    """One panel per metric over epochs, for the evaluated epochs only."""
+    keys = [k for k in keys if any(k in r for r in history)]
+    if not keys:
+        return None
+    fig, axes = plt.subplots(1, len(keys), figsize=(3.2 * len(keys), 3), squeeze=False)
+    for ax, key in zip(axes[0], keys):
+        rows = [r for r in history if key in r]
+        ax.plot([r["epoch"] for r in rows], [r[key] for r in rows], "o-", markersize=3)
+        ax.set_title(key, fontsize=10)
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return _save(fig, path)

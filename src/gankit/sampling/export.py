@@ -1,0 +1,27 @@
+"""Write generated samples to disk in the format the file name asks for."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from gankit.errors import GankitError
+
+POINT_FORMATS = (".csv", ".npy")
+
+
+def save_points(samples: torch.Tensor, path: Path) -> Path:
+    """(n, d) points to ``.csv`` (header x0,x1,...) or ``.npy``."""
+    path = Path(path)
+    if path.suffix not in POINT_FORMATS:
+        raise GankitError(f"cannot write points to '{path}': use a .csv or .npy file name")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    array = samples.reshape(samples.shape[0], -1).cpu().numpy().astype(np.float32)
+    if path.suffix == ".npy":
+        np.save(path, array)
+    else:
+        header = ",".join(f"x{i}" for i in range(array.shape[1]))
+        np.savetxt(path, array, delimiter=",", header=header, comments="", fmt="%.7g")
+    return path

@@ -1,0 +1,96 @@
+"""Checkpoints: atomic writes, safe loads (``weights_only=True``), and finding one to resume.
+
+A checkpoint is a plain dict of tensors, numbers and strings — networks, optimizers,
+every RNG state, the position in training and the resolved config — so it loads
+with ``torch.load(weights_only=True)`` and never unpickles arbitrary objects.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from gankit.errors import CheckpointError
+
+CHECKPOINT_FORMAT = 1
+_EPOCH_FILE = re.compile(r"epoch_(\d+)\.pt$")
+
+
+def save_checkpoint(state: dict[str, Any], path: Path) -> None:
+    """Write ``state`` to ``path`` atomically: temporary file, flush, fsync, rename, fsync dir."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        with open(tmp, "wb") as handle:
+            torch.save({"format": CHECKPOINT_FORMAT, **state}, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Load a gankit checkpoint safely; a missing, truncated or foreign file raises CheckpointError."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint '{path}' does not exist")
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as exc:  # torch raises several types for damaged zip archives
+        raise CheckpointError(
+            f"checkpoint '{path}' cannot be read (truncated or corrupt: {type(exc).__name__}: "
+            f"{str(exc).splitlines()[0] if str(exc) else 'no detail'})"
+        ) from None
+    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+        raise CheckpointError(f"'{path}' is not a gankit checkpoint (format {CHECKPOINT_FORMAT})")
+    return state
+
+
+def epoch_checkpoints(directory: Path) -> list[Path]:
+    """The ``epoch_NNNN.pt`` files in ``directory``, newest (highest epoch) first."""
+    found = [(int(m.group(1)), p) for p in Path(directory).glob("epoch_*.pt") if (m := _EPOCH_FILE.search(p.name))]
+    return [p for _, p in sorted(found, reverse=True)]
+
+
+def prune_checkpoints(directory: Path, keep: int) -> None:
+    """Delete all but the ``keep`` newest epoch checkpoints (``last.pt`` and ``best.pt`` stay)."""
+    for stale in epoch_checkpoints(directory)[keep:]:
+        stale.unlink(missing_ok=True)
+
+
+def load_latest(directory: Path, map_location: str | torch.device = "cpu") -> tuple[dict[str, Any], Path, list[str]]:
+    """The newest checkpoint that loads, with its path and a warning per damaged one skipped.
+
+    Candidates are ``last.pt``, then the epoch files newest first; the one furthest
+    into training wins, so a damaged ``last.pt`` falls back to the previous epoch file.
+    """
+    directory = Path(directory)
+    candidates = [directory / "last.pt"] + epoch_checkpoints(directory)
+    warnings: list[str] = []
+    loaded: list[tuple[int, dict[str, Any], Path]] = []
+    for path in candidates:
+        if not path.exists():
+            continue
+        try:
+            state = load_checkpoint(path, map_location)
+        except CheckpointError as exc:
+            warnings.append(str(exc))
+            continue
+        loaded.append((int(state["step"]), state, path))
+    if not loaded:
+        detail = f": {'; '.join(warnings)}" if warnings else ""
+        raise CheckpointError(f"no usable checkpoint in '{directory}'{detail}")
+    step, state, path = max(loaded, key=lambda item: item[0])
+    return state, path, warnings

@@ -1,0 +1,108 @@
+"""One adversarial step: a discriminator update and, every ``n_critic`` steps, a generator update.
+
+The generator's forward pass of the discriminator step is reused by the generator step
+that follows it (G has not changed in between), so each G step costs no extra
+generator forward pass. Where the discriminator treats samples independently (no
+minibatch-std feature), real and fake go through it in one concatenated pass.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from gankit.objectives import Objective, gradient_penalty
+from gankit.sampling.latent import sample_latent
+
+# Columns of the per-step statistics buffer.
+STAT_NAMES = ("d_loss_real", "d_loss_fake", "g_loss", "d_real_score", "d_fake_score", "g_step")
+
+
+@dataclass
+class AdversarialModels:
+    generator: nn.Module
+    discriminator: nn.Module
+    g_optimizer: torch.optim.Optimizer
+    d_optimizer: torch.optim.Optimizer
+    generator_ema: nn.Module | None = None
+
+
+def make_optimizers(generator: nn.Module, discriminator: nn.Module, train_config) -> tuple:
+    """Adam per network with its own learning rate and betas."""
+    t = train_config
+    g_opt = torch.optim.Adam(generator.parameters(), lr=t.g_lr, betas=tuple(t.g_betas))
+    d_opt = torch.optim.Adam(discriminator.parameters(), lr=t.d_lr, betas=tuple(t.d_betas))
+    return g_opt, d_opt
+
+
+def make_ema(generator: nn.Module) -> nn.Module:
+    """A frozen copy of G whose weights follow an exponential moving average."""
+    ema = copy.deepcopy(generator)
+    ema.requires_grad_(False)
+    ema.eval()
+    return ema
+
+
+@torch.no_grad()
+def update_ema(ema: nn.Module, generator: nn.Module, decay: float) -> None:
+    """ema ← decay·ema + (1 − decay)·G for parameters; buffers are copied."""
+    ema_params = list(ema.parameters())
+    torch._foreach_lerp_(ema_params, [p.detach() for p in generator.parameters()], 1.0 - decay)
+    for ema_buffer, buffer in zip(ema.buffers(), generator.buffers()):
+        ema_buffer.copy_(buffer)
+
+
+class AdversarialStep:
+    """Callable that performs one training step and returns its statistics as a tensor row."""
+
+    def __init__(self, models: AdversarialModels, objective: Objective, model_config, train_config,
+                 generator: torch.Generator, device: torch.device):
+        self.models = models
+        self.objective = objective
+        self.latent_dim = model_config.latent_dim
+        self.latent_distribution = model_config.latent_distribution
+        self.pack = model_config.pack
+        self.concat_real_fake = not model_config.minibatch_std
+        self.ema_decay = train_config.ema_decay
+        self.rng = generator
+        self.device = device
+
+    def __call__(self, real: torch.Tensor, with_generator_step: bool) -> torch.Tensor:
+        m, objective = self.models, self.objective
+        batch = real.shape[0]
+        z = sample_latent(batch, self.latent_dim, self.latent_distribution, generator=self.rng, device=self.device)
+        with torch.set_grad_enabled(with_generator_step):
+            fake = m.generator(z)
+        fake_input = fake.detach()
+        if self.concat_real_fake:
+            scores = m.discriminator(torch.cat([real, fake_input]))
+            real_out, fake_out = scores[: batch // self.pack], scores[batch // self.pack:]
+        else:
+            real_out, fake_out = m.discriminator(real), m.discriminator(fake_input)
+        loss_real, loss_fake = objective.d_losses(real_out, fake_out)
+        d_loss = loss_real + loss_fake
+        if objective.uses_gradient_penalty:
+            penalty = gradient_penalty(m.discriminator, real, fake_input, generator=self.rng)
+            d_loss = d_loss + objective.gp_weight * penalty
+        m.d_optimizer.zero_grad(set_to_none=True)
+        d_loss.backward()
+        m.d_optimizer.step()
+
+        g_loss = torch.zeros((), device=real.device)
+        if with_generator_step:
+            m.discriminator.requires_grad_(False)
+            g_loss = objective.g_loss(m.discriminator(fake))
+            m.g_optimizer.zero_grad(set_to_none=True)
+            g_loss.backward()
+            m.g_optimizer.step()
+            m.discriminator.requires_grad_(True)
+            if m.generator_ema is not None:
+                update_ema(m.generator_ema, m.generator, self.ema_decay)
+        flag = torch.ones((), device=real.device) if with_generator_step else torch.zeros((), device=real.device)
+        return torch.stack([
+            loss_real.detach(), loss_fake.detach(), g_loss.detach(),
+            real_out.detach().mean(), fake_out.detach().mean(), flag,
+        ]).float()

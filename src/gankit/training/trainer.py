@@ -1,0 +1,284 @@
+"""The training loop: epochs of index-batched steps, hooks, checkpoints, exact resume.
+
+All randomness of training (data order, latents, gradient-penalty mixing) comes from
+one seeded ``torch.Generator``; dropout draws from torch's global generator, which is
+seeded from the same seed. Both states, the optimizers and the position inside the
+epoch go into every checkpoint, so a resumed run continues bit for bit.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from gankit.config import Config
+from gankit.data import load_dataset
+from gankit.errors import ConfigError, GankitError, TrainingDiverged
+from gankit.evaluation import evaluate_generator, quality_key
+from gankit.models import build_models
+from gankit.objectives import build_objective
+from gankit.report.plots import loss_plot, metric_plot, scatter_plot
+from gankit.sampling.latent import sample_latent
+from gankit.training import checkpoint as ckpt
+from gankit.training.progress import TrainingProgress
+from gankit.training.rundir import RunPaths, append_record, read_records, truncate_records, write_json
+from gankit.training.step import STAT_NAMES, AdversarialModels, AdversarialStep, make_ema, make_optimizers
+
+PLOT_SAMPLES = 2000
+METRIC_CURVES = ("modes_captured", "high_quality", "curve_distance", "curve_coverage",
+                 "precision", "recall", "energy_distance")
+
+
+class TrainingInterrupted(GankitError):
+    """Ctrl-C: a checkpoint was saved at the current step; ``--resume`` continues."""
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("train.device: cuda requested but no CUDA device is available (use auto or cpu)")
+    return torch.device(name)
+
+
+def _due(epoch: int, every: int, last: bool) -> bool:
+    return last or (every > 0 and epoch % every == 0)
+
+
+class Trainer:
+    """Owns one run: builds everything from the config, trains, writes the run folder."""
+
+    def __init__(self, config: Config, run_dir: Path, *, resume: bool = False, force: bool = False):
+        self.config = config
+        self.paths = RunPaths(Path(run_dir))
+        t = config.train
+        self.device = resolve_device(t.device)
+        self.dataset = load_dataset(config.data)
+        self.data = self.dataset.tensor.to(self.device)
+        n = self.data.shape[0]
+        if n < t.batch_size:
+            raise ConfigError(f"train.batch_size: {t.batch_size} is larger than the dataset ({n} samples)")
+        self.steps_per_epoch = n // t.batch_size
+        self.total_steps = self.steps_per_epoch * t.epochs
+
+        torch.manual_seed(t.seed)  # initial weights and dropout masks
+        generator, discriminator = build_models(config.model, self.dataset.sample_shape)
+        generator, discriminator = generator.to(self.device), discriminator.to(self.device)
+        g_opt, d_opt = make_optimizers(generator, discriminator, t)
+        self.models = AdversarialModels(generator, discriminator, g_opt, d_opt,
+                                        make_ema(generator) if t.ema_decay > 0 else None)
+        objective = build_objective(
+            config.objective.name, generator_loss=config.objective.generator_loss,
+            label_smoothing=config.objective.label_smoothing, gamma=config.objective.gamma,
+            gp_weight=config.objective.gp_weight,
+        )
+        self.rng = torch.Generator(device=self.device).manual_seed(t.seed)
+        self.step_fn = AdversarialStep(self.models, objective, config.model, t, self.rng, self.device)
+        self.fixed_latents = sample_latent(
+            PLOT_SAMPLES, config.model.latent_dim, config.model.latent_distribution,
+            generator=torch.Generator(device=self.device).manual_seed(t.seed + 1), device=self.device,
+        )
+        # Position in training.
+        self.epoch, self.batch, self.step, self.elapsed = 0, 0, 0, 0.0
+        self.permutation: torch.Tensor | None = None
+        self.epoch_stats = torch.zeros(self.steps_per_epoch, len(STAT_NAMES), device=self.device)
+        self.best_key: list[float] | None = None
+        self.last_metrics: dict[str, Any] = {}
+        self.resumed_from: Path | None = None
+        self.warnings: list[str] = []
+        self._stop_requested = False
+        if resume:
+            self._restore()
+        else:
+            self.paths.create(force=force)
+            self.paths.config.write_text(config.to_toml(), encoding="utf-8")
+
+    # ------------------------------------------------------------ state
+    @property
+    def sampling_generator(self) -> torch.nn.Module:
+        """The network used for samples and metrics: the EMA copy when there is one."""
+        return self.models.generator_ema or self.models.generator
+
+    def state_dict(self) -> dict[str, Any]:
+        m = self.models
+        mid_epoch = self.batch > 0
+        return {
+            "config": self.config.to_dict(), "sample_shape": list(self.dataset.sample_shape),
+            "epoch": self.epoch, "batch": self.batch, "step": self.step, "elapsed": self.elapsed,
+            "generator": m.generator.state_dict(), "discriminator": m.discriminator.state_dict(),
+            "generator_ema": m.generator_ema.state_dict() if m.generator_ema is not None else None,
+            "g_optimizer": m.g_optimizer.state_dict(), "d_optimizer": m.d_optimizer.state_dict(),
+            "rng": self.rng.get_state(), "torch_rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state_all() if self.device.type == "cuda" else None,
+            "permutation": self.permutation.cpu() if mid_epoch else None,
+            "epoch_stats": self.epoch_stats[: self.batch].cpu() if mid_epoch else None,
+            "best_key": self.best_key, "last_metrics": {k: v for k, v in self.last_metrics.items()
+                                                        if isinstance(v, (int, float))},
+        }
+
+    def _restore(self) -> None:
+        state, path, warnings = ckpt.load_latest(self.paths.checkpoints, map_location=self.device)
+        self.warnings.extend(f"skipped damaged checkpoint: {w}" for w in warnings)
+        m = self.models
+        m.generator.load_state_dict(state["generator"])
+        m.discriminator.load_state_dict(state["discriminator"])
+        if m.generator_ema is not None and state["generator_ema"] is not None:
+            m.generator_ema.load_state_dict(state["generator_ema"])
+        m.g_optimizer.load_state_dict(state["g_optimizer"])
+        m.d_optimizer.load_state_dict(state["d_optimizer"])
+        self.rng.set_state(state["rng"].cpu() if self.device.type == "cpu" else state["rng"])
+        torch.set_rng_state(state["torch_rng"].cpu())
+        if state.get("cuda_rng") is not None and self.device.type == "cuda":
+            torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda_rng"]])
+        self.epoch, self.batch, self.step = int(state["epoch"]), int(state["batch"]), int(state["step"])
+        self.elapsed = float(state["elapsed"])
+        if self.batch > 0:
+            self.permutation = state["permutation"].to(self.device)
+            self.epoch_stats[: self.batch] = state["epoch_stats"].to(self.device)
+        self.best_key = state["best_key"]
+        self.last_metrics = dict(state.get("last_metrics") or {})
+        self.resumed_from = path
+        truncate_records(self.paths.metrics, self.step)
+
+    def save(self, *, epoch_file: bool) -> Path:
+        state = self.state_dict()
+        last = self.paths.checkpoints / "last.pt"
+        ckpt.save_checkpoint(state, last)
+        if epoch_file:
+            ckpt.save_checkpoint(state, self.paths.checkpoints / f"epoch_{self.epoch:04d}.pt")
+            ckpt.prune_checkpoints(self.paths.checkpoints, self.config.train.keep_checkpoints)
+        return last
+
+    # ------------------------------------------------------------ loop
+    def _lr_scale(self) -> float:
+        if self.config.train.lr_decay == "linear":
+            return max(0.0, 1.0 - self.step / max(1, self.total_steps))
+        return 1.0
+
+    def _set_lr(self) -> None:
+        scale, t = self._lr_scale(), self.config.train
+        for group in self.models.g_optimizer.param_groups:
+            group["lr"] = t.g_lr * scale
+        for group in self.models.d_optimizer.param_groups:
+            group["lr"] = t.d_lr * scale
+
+    def _check_finite(self, start: int, stop: int) -> None:
+        rows = self.epoch_stats[start:stop]
+        losses = rows[:, :3]
+        if bool(torch.isfinite(losses).all()):
+            return
+        bad = int((~torch.isfinite(losses)).any(dim=1).nonzero()[0, 0]) + start
+        value = losses[bad - start][~torch.isfinite(losses[bad - start])][0].item()
+        step = self.epoch * self.steps_per_epoch + bad + 1
+        last = self.paths.checkpoints / "last.pt"
+        kept = f"the last good checkpoint is {last}" if last.exists() else "no checkpoint had been saved yet"
+        raise TrainingDiverged(
+            f"loss became {value} at step {step} (epoch {self.epoch + 1}, objective "
+            f"{self.config.objective.name}); training stopped and {kept}. Try a lower learning rate, "
+            "spectral normalisation, or another objective"
+        )
+
+    def _run_epoch(self, progress: TrainingProgress) -> None:
+        t, data = self.config.train, self.data
+        if self.batch == 0:
+            self.permutation = torch.randperm(data.shape[0], generator=self.rng, device=self.device)
+        checked = self.batch
+        started = time.perf_counter()
+        while self.batch < self.steps_per_epoch:
+            if self._stop_requested:
+                raise KeyboardInterrupt
+            index = self.permutation[self.batch * t.batch_size:(self.batch + 1) * t.batch_size]
+            self._set_lr()
+            self.epoch_stats[self.batch] = self.step_fn(data[index], (self.step + 1) % t.n_critic == 0)
+            self.batch += 1
+            self.step += 1
+            if self.batch % 50 == 0:
+                self._check_finite(checked, self.batch)
+                checked = self.batch
+                progress.update(self.step)
+        self._check_finite(checked, self.batch)
+        progress.update(self.step)
+        self.elapsed += time.perf_counter() - started
+
+    def _epoch_record(self) -> dict[str, Any]:
+        stats = self.epoch_stats.double()
+        g_rows = stats[:, 5] > 0
+        means = stats.mean(dim=0).tolist()
+        record = {"epoch": self.epoch, "step": self.step, "time": round(self.elapsed, 3)}
+        record.update({name: means[i] for i, name in enumerate(STAT_NAMES[:5])})
+        record["g_loss"] = stats[g_rows, 2].mean().item() if bool(g_rows.any()) else float("nan")
+        return record
+
+    def _evaluate(self) -> dict[str, Any]:
+        return evaluate_generator(self.sampling_generator, self.dataset, self.config.model,
+                                  self.config.eval, device=str(self.device))
+
+    def _plot_samples(self) -> None:
+        net = self.sampling_generator
+        was_training = net.training
+        net.eval()
+        with torch.no_grad():
+            fake = net(self.fixed_latents).float().cpu().numpy()
+        net.train(was_training)
+        real = self.dataset.tensor[:PLOT_SAMPLES].numpy()
+        scatter_plot(real, fake, self.paths.samples / f"epoch_{self.epoch:04d}.png",
+                     title=f"{self.config.data.name} · epoch {self.epoch}")
+
+    def _after_epoch(self, records: list[dict[str, Any]]) -> None:
+        c = self.config
+        last = self.epoch == c.train.epochs
+        record = self._epoch_record()
+        if _due(self.epoch, c.eval.every, last):
+            metrics = self._evaluate()
+            record.update(metrics)
+            self.last_metrics = metrics
+            key = list(quality_key(metrics))
+            if self.best_key is None or key > self.best_key:
+                self.best_key = key
+                ckpt.save_checkpoint({**self.state_dict(), "metrics": metrics}, self.paths.checkpoints / "best.pt")
+        append_record(self.paths.metrics, record)
+        records.append(record)
+        if _due(self.epoch, c.train.sample_every, last):
+            self._plot_samples()
+            loss_plot(records, self.paths.plots / "losses.png",
+                      title=f"{c.data.name} · {c.objective.name} · losses per epoch")
+            metric_plot(records, METRIC_CURVES, self.paths.plots / "metrics.png")
+        every = c.train.checkpoint_every
+        if _due(self.epoch, every, last):
+            self.save(epoch_file=every > 0 and self.epoch % every == 0)
+
+    def _request_stop(self, signum, frame) -> None:  # noqa: ARG002 - signal handler signature
+        self._stop_requested = True
+
+    def fit(self) -> dict[str, Any]:
+        """Train to ``train.epochs``; returns the final metrics."""
+        records = read_records(self.paths.metrics)
+        on_main = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGINT, self._request_stop) if on_main else None
+        progress = TrainingProgress(self.config.train.epochs, self.steps_per_epoch, self.config.train.progress)
+        try:
+            with progress:
+                progress.update(self.step)
+                while self.epoch < self.config.train.epochs:
+                    self._run_epoch(progress)
+                    self.epoch += 1
+                    self.batch = 0
+                    self._after_epoch(records)
+                    progress.epoch_done(self.epoch, records[-1])
+        except KeyboardInterrupt:
+            path = self.save(epoch_file=False)
+            raise TrainingInterrupted(
+                f"interrupted at step {self.step} (epoch {self.epoch + 1}); checkpoint saved to {path}; "
+                f"continue with: gankit train {self.paths.root} --resume"
+            ) from None
+        finally:
+            if on_main:
+                signal.signal(signal.SIGINT, previous)
+        final = {**self.last_metrics, "epoch": self.epoch, "step": self.step, "train_seconds": round(self.elapsed, 2)}
+        write_json(self.paths.final_metrics, final)
+        return final
