@@ -36,7 +36,7 @@ def scatter_plot(real: np.ndarray, fake: np.ndarray, path: Path, title: str = ""
     ax.set_xlim(low[0] - pad, high[0] + pad)
     if both.shape[1] > 1:
         ax.set_ylim(low[1] - pad, high[1] + pad)
-    ax.set_aspect("equal", adjustable="datalim")
+    ax.set_aspect("equal", adjustable="box")
     ax.set_title(title)
     ax.legend(loc="upper right", fontsize=8, markerscale=3)
     ax.grid(alpha=0.2)

@@ -183,7 +183,9 @@ class Trainer:
             "spectral normalisation, or another objective"
         )
 
-    def _run_epoch(self, progress: TrainingProgress) -> None:
+    def run_epoch(self, progress: TrainingProgress | None = None) -> None:
+        """Train the remaining steps of the current epoch (no hooks; `fit` calls those)."""
+        progress = progress or TrainingProgress(0, 1, enabled=False)
         t, data = self.config.train, self.data
         if self.batch == 0:
             self.permutation = torch.randperm(data.shape[0], generator=self.rng, device=self.device)
@@ -265,7 +267,7 @@ class Trainer:
             with progress:
                 progress.update(self.step)
                 while self.epoch < self.config.train.epochs:
-                    self._run_epoch(progress)
+                    self.run_epoch(progress)
                     self.epoch += 1
                     self.batch = 0
                     self._after_epoch(records)
