@@ -99,6 +99,17 @@ def presets() -> None:
     out.print(table)
 
 
+@app.command("config")
+def show_config(
+    target: Optional[str] = typer.Argument(None, help="Preset name, .toml file or run folder (default: the defaults)."),
+    overrides: Optional[List[str]] = typer.Argument(None, metavar="[KEY=VALUE]..."),
+) -> None:
+    """Print the fully resolved config as TOML (what `train` would save as config.toml)."""
+    from gankit.config import load_config
+
+    print(load_config(target, list(overrides or [])).to_toml(), end="")
+
+
 def _print_metrics(metrics: dict, title: str) -> None:
     if not metrics:
         return

@@ -134,7 +134,18 @@ class Config:
         return dataclasses.asdict(self)
 
     def to_toml(self) -> str:
-        return tomli_w.dumps(self.to_dict())
+        """Readable TOML: one ``[section]`` per dataclass, lists on one line."""
+        lines = [f"description = {_toml_value(self.description)}"]
+        for section, values in self.to_dict().items():
+            if isinstance(values, dict):
+                lines += ["", f"[{section}]"] + [f"{k} = {_toml_value(v)}" for k, v in values.items()]
+        return "\n".join(lines) + "\n"
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    return tomli_w.dumps({"v": value})[4:].strip()
 
 
 SECTIONS = tuple(f.name for f in dataclasses.fields(Config) if f.name != "description")

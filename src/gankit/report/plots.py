@@ -63,8 +63,12 @@ def metric_plot(history: Sequence[dict[str, Any]], keys: Sequence[str], path: Pa
     keys = [k for k in keys if any(k in r for r in history)]
     if not keys:
         return None
-    fig, axes = plt.subplots(1, len(keys), figsize=(3.2 * len(keys), 3), squeeze=False)
-    for ax, key in zip(axes[0], keys):
+    columns = min(4, len(keys))
+    rows_count = -(-len(keys) // columns)
+    fig, axes = plt.subplots(rows_count, columns, figsize=(3.4 * columns, 2.8 * rows_count), squeeze=False)
+    for ax in axes.flat[len(keys):]:
+        ax.set_visible(False)
+    for ax, key in zip(axes.flat, keys):
         rows = [r for r in history if key in r]
         ax.plot([r["epoch"] for r in rows], [r[key] for r in rows], "o-", markersize=3)
         ax.set_title(key, fontsize=10)
