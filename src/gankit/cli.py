@@ -9,7 +9,6 @@ from typing import List, Optional
 
 import typer
 from rich.console import Console
-from rich.progress import Progress
 from rich.table import Table
 
 from gankit.errors import ConfigError, GankitError
@@ -50,21 +49,17 @@ def train(
 def sample(
     run_dir: Path = typer.Argument(..., help=RUN_HELP),
     n: int = typer.Option(1000, "-n", help="How many samples."),
-    output: Path = typer.Option(..., "--output", "-o", help="Output file: .csv or .npy for points."),
+    output: Path = typer.Option(..., "--output", "-o",
+                                help="Points: a .csv or .npy file. Images: a folder (0.png ... N-1.png) or a .npz file."),
     seed: Optional[int] = typer.Option(None, help="Latent seed (default: the run's sample.seed)."),
     checkpoint: str = typer.Option("last", help="last, best, or a .pt path."),
 ) -> None:
-    """Draw N samples from a trained generator and write them to a file."""
+    """Draw N samples from a trained generator and write them to disk, batched."""
     from gankit.run import load_run
-    from gankit.sampling.export import save_points
 
     if n < 1:
         raise ConfigError(f"-n: must be at least 1, got {n}")
-    run = load_run(run_dir, checkpoint)
-    with Progress(console=err, transient=True) as progress:
-        task = progress.add_task("sampling", total=n)
-        samples = run.sample(n, seed=seed, progress=lambda count: progress.advance(task, count))
-    path = save_points(samples, output)
+    path = load_run(run_dir, checkpoint).export(n, output, seed=seed)
     out.print(f"wrote {n} samples to {path}")
 
 

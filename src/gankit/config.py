@@ -35,19 +35,27 @@ def _choice(default: str, *choices: str) -> Any:
 
 @dataclass
 class DataConfig:
-    """What to train on. Toy names: line, parabola, spiral, ring8, grid25; or points (data.path)."""
+    """What to train on: toy 2D sets, a user's points file, MNIST, or a folder of images."""
 
-    name: str = _choice("spiral", "line", "parabola", "spiral", "ring8", "grid25", "points")
+    name: str = _choice("spiral", "line", "parabola", "spiral", "ring8", "grid25", "points", "mnist", "folder")
     path: str = ""
     n_samples: int = 10000
     seed: int = 0
+    channels: int = 1
+    image_size: int = 28
+    quarantine: bool = False
+    split: str = _choice("train", "train", "test")
+    limit: int = 0
 
 
 @dataclass
 class ModelConfig:
-    """Generator and discriminator architecture (MLP family)."""
+    """Generator and discriminator architecture: MLP or DCGAN family."""
 
-    family: str = _choice("mlp", "mlp")
+    family: str = _choice("mlp", "mlp", "dcgan")
+    dcgan_style: str = _choice("tf", "tf", "keras")
+    base_width: int = 64
+    d_batch_norm: bool = False
     latent_dim: int = 2
     latent_distribution: str = _choice("normal", "normal", "uniform")
     g_hidden: list[int] = field(default_factory=lambda: [64, 64])
@@ -292,6 +300,14 @@ def validate(config: Config) -> Config:
         )
     if config.data.name == "points" and not config.data.path:
         raise ConfigError("data.path: data.name=points needs data.path=FILE (.csv or .npy)")
+    if config.data.name == "folder" and not config.data.path:
+        raise ConfigError("data.path: data.name=folder needs data.path=DIR (a folder of images)")
+    if config.data.channels not in (1, 3):
+        raise ConfigError(f"data.channels: must be 1 (grayscale) or 3 (RGB), got {config.data.channels}")
+    for key, value, low in (("data.limit", config.data.limit, 0), ("data.image_size", config.data.image_size, 8),
+                            ("model.base_width", config.model.base_width, 1)):
+        if value < low:
+            raise ConfigError(f"{key}: must be at least {low}, got {value}")
     if not 0 < config.objective.label_smoothing <= 1:
         raise ConfigError(
             f"objective.label_smoothing: the real target must be in (0, 1], got {config.objective.label_smoothing}"

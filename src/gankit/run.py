@@ -16,7 +16,9 @@ from gankit.data import Dataset, load_dataset
 from gankit.errors import GankitError
 from gankit.evaluation import evaluate_generator
 from gankit.models import build_models
+from gankit.sampling.export import save_points
 from gankit.sampling.generate import generate
+from gankit.sampling.images import export_samples
 from gankit.training import checkpoint as ckpt
 from gankit.training.rundir import RunPaths, read_records
 
@@ -25,8 +27,9 @@ class Run:
     """A finished or in-progress run folder with its networks loaded (CPU, eval mode)."""
 
     def __init__(self, path: Path, config: Config, generator: nn.Module, discriminator: nn.Module,
-                 checkpoint: Path):
+                 checkpoint: Path, sample_shape: tuple[int, ...]):
         self.path = Path(path)
+        self.sample_shape = sample_shape
         self.config = config
         self.generator = generator
         self.discriminator = discriminator
@@ -61,6 +64,23 @@ class Run:
             batch_size=batch_size or self.config.sample.batch_size, on_batch=progress,
         )
 
+    def export(self, n: int, output: str | Path, *, seed: int | None = None, progress: bool = True) -> Path:
+        """Write ``n`` samples: points to ``.csv``/``.npy``; images to a folder of
+        ``0.png … {n-1}.png`` (the course platform's layout) or a ``.npz`` file."""
+        output = Path(output)
+        seed = self.config.sample.seed if seed is None else seed
+        latent_generator = torch.Generator().manual_seed(seed)
+
+        def draw(count: int) -> torch.Tensor:
+            return generate(self.generator, count, latent_dim=self.config.model.latent_dim,
+                            distribution=self.config.model.latent_distribution, generator=latent_generator,
+                            batch_size=count)
+
+        if len(self.sample_shape) == 3:
+            return export_samples(draw, n, output, batch_size=self.config.sample.batch_size, progress=progress)
+        return save_points(torch.cat([draw(min(self.config.sample.batch_size, n - start))
+                                      for start in range(0, n, self.config.sample.batch_size)]), output)
+
     def evaluate(self, n_samples: int | None = None, seed: int | None = None) -> dict[str, Any]:
         """Score the generator now with the run's eval settings (optionally overridden)."""
         eval_config = self.config.eval
@@ -92,7 +112,7 @@ def load_run(path: str | Path, checkpoint: str = "last") -> Run:
     discriminator.load_state_dict(state["discriminator"])
     generator.eval()
     discriminator.eval()
-    return Run(root, config, generator, discriminator, file)
+    return Run(root, config, generator, discriminator, file, dataset_shape)
 
 
 def _sample_shape(state: dict[str, Any]) -> tuple[int, ...]:

@@ -51,6 +51,8 @@ class TrainingProgress:
         if self._progress is None:
             return
         text = f"G {record['g_loss']:.3f}  D real {record['d_loss_real']:.3f}  D fake {record['d_loss_fake']:.3f}"
+        if "samples_per_second" in record:
+            text += f"  {record['samples_per_second']:.0f} samples/s"
         for key in ("modes_captured", "high_quality", "curve_coverage", "curve_distance"):
             if key in record:
                 text += f"  {key} {record[key]:.3g}"

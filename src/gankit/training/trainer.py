@@ -22,6 +22,7 @@ from gankit.errors import ConfigError, GankitError, TrainingDiverged
 from gankit.evaluation import evaluate_generator, quality_key
 from gankit.models import build_models
 from gankit.objectives import build_objective
+from gankit.report.grid import save_grid
 from gankit.report.plots import loss_plot, metric_plot, scatter_plot
 from gankit.sampling.latent import sample_latent
 from gankit.training import checkpoint as ckpt
@@ -30,6 +31,7 @@ from gankit.training.rundir import RunPaths, append_record, read_records, trunca
 from gankit.training.step import STAT_NAMES, AdversarialModels, AdversarialStep, make_ema, make_optimizers
 
 PLOT_SAMPLES = 2000
+GRID_SAMPLES = 100
 METRIC_CURVES = ("modes_captured", "high_quality", "curve_distance", "curve_coverage",
                  "precision", "recall", "energy_distance")
 
@@ -80,11 +82,11 @@ class Trainer:
         self.rng = torch.Generator(device=self.device).manual_seed(t.seed)
         self.step_fn = AdversarialStep(self.models, objective, config.model, t, self.rng, self.device)
         self.fixed_latents = sample_latent(
-            PLOT_SAMPLES, config.model.latent_dim, config.model.latent_distribution,
+            GRID_SAMPLES if self.dataset.kind == "images" else PLOT_SAMPLES, config.model.latent_dim, config.model.latent_distribution,
             generator=torch.Generator(device=self.device).manual_seed(t.seed + 1), device=self.device,
         )
         # Position in training.
-        self.epoch, self.batch, self.step, self.elapsed = 0, 0, 0, 0.0
+        self.epoch, self.batch, self.step, self.elapsed, self.epoch_seconds = 0, 0, 0, 0.0, 0.0
         self.permutation: torch.Tensor | None = None
         self.epoch_stats = torch.zeros(self.steps_per_epoch, len(STAT_NAMES), device=self.device)
         self.best_key: list[float] | None = None
@@ -205,13 +207,17 @@ class Trainer:
                 progress.update(self.step)
         self._check_finite(checked, self.batch)
         progress.update(self.step)
-        self.elapsed += time.perf_counter() - started
+        self.epoch_seconds = time.perf_counter() - started
+        self.elapsed += self.epoch_seconds
 
     def _epoch_record(self) -> dict[str, Any]:
         stats = self.epoch_stats.double()
         g_rows = stats[:, 5] > 0
         means = stats.mean(dim=0).tolist()
-        record = {"epoch": self.epoch, "step": self.step, "time": round(self.elapsed, 3)}
+        record = {"epoch": self.epoch, "step": self.step, "time": round(self.elapsed, 3),
+                  "epoch_seconds": round(self.epoch_seconds, 3),
+                  "samples_per_second": round(self.steps_per_epoch * self.config.train.batch_size
+                                              / max(self.epoch_seconds, 1e-9), 1)}
         record.update({name: means[i] for i, name in enumerate(STAT_NAMES[:5])})
         record["g_loss"] = stats[g_rows, 2].mean().item() if bool(g_rows.any()) else float("nan")
         return record
@@ -227,9 +233,13 @@ class Trainer:
         with torch.no_grad():
             fake = net(self.fixed_latents).float().cpu().numpy()
         net.train(was_training)
-        real = self.dataset.tensor[:PLOT_SAMPLES].numpy()
-        scatter_plot(real, fake, self.paths.samples / f"epoch_{self.epoch:04d}.png",
-                     title=f"{self.config.data.name} · epoch {self.epoch}")
+        path = self.paths.samples / f"epoch_{self.epoch:04d}.png"
+        if self.dataset.kind == "images":
+            save_grid(torch.from_numpy(fake[:GRID_SAMPLES]), path, nrow=10,
+                      title=f"{self.config.data.name} - epoch {self.epoch}")
+        else:
+            scatter_plot(self.dataset.tensor[:PLOT_SAMPLES].numpy(), fake, path,
+                         title=f"{self.config.data.name} · epoch {self.epoch}")
 
     def _after_epoch(self, records: list[dict[str, Any]]) -> None:
         c = self.config

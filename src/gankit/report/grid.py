@@ -1,0 +1,104 @@
+"""Image grids a person looks at: generator outputs in [-1, 1] -> uint8 pixels ->
+one tiled PNG per sampled epoch (``samples/epoch_0005.png``)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, ImageDraw, ImageFont
+from torch import Tensor
+
+from gankit.errors import GankitError
+
+__all__ = ["to_uint8", "image_grid", "save_grid", "GRID_MIN_WIDTH", "SEPARATOR_VALUE"]
+
+GRID_MIN_WIDTH = 600  # pixels; small (28 px) tiles are enlarged to reach it
+SEPARATOR_VALUE = 128  # mid grey: visible between white-on-black digits and on photos
+
+
+def to_uint8(images: Tensor) -> np.ndarray:
+    """Images in [-1, 1], (N, C, H, W) with C in {1, 3} -> uint8 pixels, (N, H, W) for
+    C = 1 or (N, H, W, 3) for C = 3.
+
+    pixel = clamp(round((x + 1) · 127.5), 0, 255), round half to even, clamped after
+    the affine map: −1 -> 0, −0.5 -> 64, 0 -> 128, 1 -> 255. (The course template
+    clamped x to [0, 1] first, turning every negative value — half the range — black.)
+    NaN maps to 0. A 3-D (N, H, W) input is taken as single-channel.
+    """
+    images = torch.as_tensor(images).detach()
+    if images.ndim == 3:
+        images = images.unsqueeze(1)
+    if images.ndim != 4 or images.shape[1] not in (1, 3):
+        raise GankitError(f"expected images of shape (N, 1 or 3, H, W), got {tuple(images.shape)}")
+    pixels = torch.nan_to_num(images.float().cpu(), nan=-1.0).add(1).mul(127.5).round().clamp(0, 255)
+    array = pixels.to(torch.uint8).numpy()
+    return array[:, 0] if array.shape[1] == 1 else array.transpose(0, 2, 3, 1).copy()
+
+
+def image_grid(images: Tensor | np.ndarray, nrow: int = 10, padding: int = 2,
+               pad_value: int = SEPARATOR_VALUE) -> np.ndarray:
+    """Tile N images into one uint8 picture, ``nrow`` images per row: image k lands in
+    grid row k // nrow, column k % nrow, with ``padding`` pixels of ``pad_value``
+    around and between tiles (empty trailing cells are filled with it too).
+
+    ``images`` is a float tensor in [-1, 1] (mapped by ``to_uint8``) or an already
+    converted uint8 array (N, H, W) / (N, H, W, 3). Returns (Hg, Wg) or (Hg, Wg, 3).
+    """
+    tiles = images if isinstance(images, np.ndarray) and images.dtype == np.uint8 else to_uint8(images)
+    if len(tiles) == 0:
+        raise GankitError("cannot make a grid of zero images")
+    if nrow < 1 or padding < 0:
+        raise GankitError(f"grid needs nrow >= 1 and padding >= 0, got nrow={nrow}, padding={padding}")
+    count, height, width = tiles.shape[:3]
+    columns = min(nrow, count)
+    rows = math.ceil(count / columns)
+    grid = np.full((rows * (height + padding) + padding, columns * (width + padding) + padding,
+                    *tiles.shape[3:]), pad_value, dtype=np.uint8)
+    for k, tile in enumerate(tiles):
+        top = padding + (k // columns) * (height + padding)
+        left = padding + (k % columns) * (width + padding)
+        grid[top:top + height, left:left + width] = tile
+    return grid
+
+
+def save_grid(images: Tensor | np.ndarray, path: str | Path, nrow: int = 10, upscale: int | None = None,
+              title: str | None = None) -> Path:
+    """Write ``image_grid(images, nrow)`` as a PNG; returns the path.
+
+    ``upscale`` enlarges every pixel to an upscale × upscale block (nearest
+    neighbour: no blur); None picks the smallest factor making the grid at least
+    ``GRID_MIN_WIDTH`` pixels wide (×2 for a 10 × 10 grid of 28 px digits). ``title``
+    is written on a white band above the grid. The file is written to a temporary
+    name and moved into place, so a reader never sees half a PNG.
+    """
+    grid = image_grid(images, nrow=nrow)
+    factor = upscale if upscale is not None else max(1, math.ceil(GRID_MIN_WIDTH / grid.shape[1]))
+    if factor < 1:
+        raise GankitError(f"upscale must be >= 1, got {upscale}")
+    picture = Image.fromarray(grid)
+    if factor > 1:
+        picture = picture.resize((grid.shape[1] * factor, grid.shape[0] * factor), Image.Resampling.NEAREST)
+    if title:
+        picture = _with_title(picture, title)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.tmp.png")
+    picture.save(tmp, format="PNG")
+    tmp.replace(path)
+    return path
+
+
+def _with_title(picture: Image.Image, title: str) -> Image.Image:
+    """``picture`` below a white band holding ``title`` in black."""
+    font = ImageFont.load_default(size=max(12, picture.width // 40))
+    left, top, right, bottom = ImageDraw.Draw(picture).textbbox((0, 0), title, font=font)
+    band = bottom + 2 * max(4, (bottom - top) // 2)
+    white = 255 if picture.mode == "L" else (255, 255, 255)
+    titled = Image.new(picture.mode, (picture.width, picture.height + band), white)
+    titled.paste(picture, (0, band))
+    position = (max(0, (picture.width - left - right) // 2), (band - top - bottom) // 2)
+    ImageDraw.Draw(titled).text(position, title, fill=0 if picture.mode == "L" else (0, 0, 0), font=font)
+    return titled
