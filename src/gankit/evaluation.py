@@ -22,7 +22,14 @@ def reference_sample(dataset: Dataset, n: int, seed: int) -> torch.Tensor:
 def evaluate_generator(
     generator_net: nn.Module, dataset: Dataset, model_config, eval_config, device: str = "cpu"
 ) -> dict[str, Any]:
-    """Flat metrics dict for ``eval.n_samples`` generated samples (seeded by ``eval.seed``)."""
+    """Flat metrics dict for ``eval.n_samples`` generated samples (seeded by ``eval.seed``).
+
+    Point sets are scored in data space. Images need a feature space (an evaluator
+    network, the evaluation issue); until one exists no image metric is reported
+    rather than a pixel-space number that would mislead.
+    """
+    if dataset.kind != "points":
+        return {}
     latent_generator = torch.Generator(device=device).manual_seed(eval_config.seed)
     fake = generate(
         generator_net, eval_config.n_samples, latent_dim=model_config.latent_dim,
@@ -36,6 +43,8 @@ def evaluate_generator(
 
 def quality_key(metrics: dict[str, Any]) -> tuple[float, ...]:
     """Sort key, higher is better, used to pick the best checkpoint."""
+    if not metrics:
+        return ()
     if "modes_captured" in metrics:
         return (metrics["modes_captured"], metrics["high_quality"])
     if "curve_coverage" in metrics:

@@ -8,7 +8,7 @@ than only against another finite sample.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 from torch import Tensor
@@ -46,7 +46,11 @@ class Dataset:
 
     `tensor` is (N, D...) float32 on the CPU; `geometry` is the true shape of the
     distribution when it is known (toy data), else None; `kind` is "points" for
-    vectors and "images" for image data.
+    vectors and "images" for image data. `labels` (int64, (N,)) and
+    `class_names` (label i is `class_names[i]`) are set when the data has classes;
+    `skipped` holds (path relative to `source`, reason) for every file an image
+    folder could not use, so the run folder can list them; `source` is the file
+    or folder the data came from, when there is one.
     """
 
     name: str
@@ -54,6 +58,9 @@ class Dataset:
     geometry: ModeGeometry | CurveGeometry | None
     labels: Tensor | None = None
     kind: str = "points"
+    class_names: list[str] | None = None
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    source: str | None = None
 
     @property
     def sample_shape(self) -> tuple[int, ...]:

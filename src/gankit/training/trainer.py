@@ -9,6 +9,7 @@ epoch go into every checkpoint, so a resumed run continues bit for bit.
 from __future__ import annotations
 
 import signal
+import sys
 import threading
 import time
 from pathlib import Path
@@ -17,7 +18,7 @@ from typing import Any
 import torch
 
 from gankit.config import Config
-from gankit.data import load_dataset
+from gankit.data import load_dataset, write_skip_list
 from gankit.errors import ConfigError, GankitError, TrainingDiverged
 from gankit.evaluation import evaluate_generator, quality_key
 from gankit.models import build_models
@@ -60,7 +61,7 @@ class Trainer:
         self.paths = RunPaths(Path(run_dir))
         t = config.train
         self.device = resolve_device(t.device)
-        self.dataset = load_dataset(config.data)
+        self.dataset = load_dataset(config.data, progress=t.progress)
         self.data = self.dataset.tensor.to(self.device)
         n = self.data.shape[0]
         if n < t.batch_size:
@@ -99,6 +100,9 @@ class Trainer:
         else:
             self.paths.create(force=force)
             self.paths.config.write_text(config.to_toml(), encoding="utf-8")
+        if self.dataset.skipped:
+            count = write_skip_list(self.dataset, self.paths.root)
+            self.warnings.append(f"{count} unusable files skipped, listed in {self.paths.root / 'skipped_files.txt'}")
 
     # ------------------------------------------------------------ state
     @property
@@ -189,13 +193,13 @@ class Trainer:
         """Train the remaining steps of the current epoch (no hooks; `fit` calls those)."""
         progress = progress or TrainingProgress(0, 1, enabled=False)
         t, data = self.config.train, self.data
-        if self.batch == 0:
-            self.permutation = torch.randperm(data.shape[0], generator=self.rng, device=self.device)
         checked = self.batch
         started = time.perf_counter()
         while self.batch < self.steps_per_epoch:
-            if self._stop_requested:
+            if self._stop_requested:  # before any randomness of the step is drawn
                 raise KeyboardInterrupt
+            if self.batch == 0:
+                self.permutation = torch.randperm(data.shape[0], generator=self.rng, device=self.device)
             index = self.permutation[self.batch * t.batch_size:(self.batch + 1) * t.batch_size]
             self._set_lr()
             self.epoch_stats[self.batch] = self.step_fn(data[index], (self.step + 1) % t.n_critic == 0)
@@ -250,7 +254,7 @@ class Trainer:
             record.update(metrics)
             self.last_metrics = metrics
             key = list(quality_key(metrics))
-            if self.best_key is None or key > self.best_key:
+            if key and (self.best_key is None or key > self.best_key):
                 self.best_key = key
                 ckpt.save_checkpoint({**self.state_dict(), "metrics": metrics}, self.paths.checkpoints / "best.pt")
         append_record(self.paths.metrics, record)
@@ -270,6 +274,8 @@ class Trainer:
     def fit(self) -> dict[str, Any]:
         """Train to ``train.epochs``; returns the final metrics."""
         records = read_records(self.paths.metrics)
+        for warning in self.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
         on_main = threading.current_thread() is threading.main_thread()
         previous = signal.signal(signal.SIGINT, self._request_stop) if on_main else None
         progress = TrainingProgress(self.config.train.epochs, self.steps_per_epoch, self.config.train.progress)

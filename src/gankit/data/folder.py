@@ -1,0 +1,233 @@
+"""A folder of images as a `Dataset`: flat, or one subfolder per class.
+
+Layout. If the folder has subfolders, each one is a class (label i is the i-th
+name in sorted order; their own subfolders belong to the same class); otherwise
+every file in the folder is an unlabelled image. Files lying in the root next to
+class folders belong to no class: they are not decoded, and are listed as skipped
+("outside the class folders") so that they are not lost silently. Ignored without
+a mention: hidden files and folders (names starting with "."), the OS junk files
+in `JUNK_FILE_NAMES` (the cats/dogs archive has a Thumbs.db in each class folder),
+and the `Trash/` folder that quarantine writes.
+
+Every other file is decoded, whatever its extension, so that an image with a
+wrong or missing extension is used and a text file named ``.jpg`` is reported.
+A file that fails (empty, truncated, not an image, undecodable, too large) is
+skipped and listed in `Dataset.skipped` with its reason; `write_skip_list` puts
+the list in the run folder. Nothing is deleted. With ``quarantine=True`` the
+failed files are moved into ``ROOT/Trash/`` at the same relative path (what
+seed 004 did by hand), never overwriting: a numbered name is used instead.
+
+Decoded images are cached (see `gankit.data.cache`), failures included, so a
+second run neither decodes again nor loses its skip list.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from gankit.data.base import Dataset
+from gankit.data.cache import DecodedFolder, cache_key, default_cache_dir, load_cached, save_cached
+from gankit.data.images import UnusableImage, decode_image
+from gankit.errors import DataError
+
+TRASH_FOLDER = "Trash"
+JUNK_FILE_NAMES = frozenset({"thumbs.db", "ehthumbs.db", "desktop.ini", ".ds_store"})
+OUTSIDE_CLASSES_REASON = "outside the class folders (not used)"
+SKIP_LIST_NAME = "skipped_files.txt"
+PROGRESS_MIN_FILES = 200
+
+
+@dataclass(frozen=True)
+class FolderLayout:
+    """The files of an image folder, as paths relative to its root ("cat/1.jpg")."""
+
+    class_names: list[str] | None
+    images: list[str]
+    outside_classes: list[str]
+
+
+def load_folder(
+    path: str | Path,
+    *,
+    channels: int = 1,
+    image_size: int = 28,
+    quarantine: bool = False,
+    cache_dir: Path | None = None,
+    progress: bool = False,
+    use_cache: bool = True,
+) -> Dataset:
+    """The images under `path` as (N, channels, image_size, image_size) float32 in [−1, 1].
+
+    Images come in sorted order of their paths relative to `path`. `labels`
+    (int64) and `class_names` are set for a folder of class folders. `skipped`
+    lists (relative path, reason) of every file not used. `use_cache=False`
+    neither reads nor writes the decoded-image cache.
+    """
+    root = Path(path)
+    if channels not in (1, 3):
+        raise DataError(f"channels={channels}: use 1 (grayscale) or 3 (RGB)")
+    if image_size < 1:
+        raise DataError(f"image_size={image_size}: give a positive number of pixels")
+    if not root.is_dir():
+        problem = "is a file, not a folder" if root.exists() else "not found"
+        raise DataError(f"{root}: {problem}; data.path for data.name=folder is a folder of images")
+    layout = scan_folder(root)
+    if not layout.images:
+        raise DataError(
+            f"{root}: no image files found (hidden files, Thumbs.db-like junk and Trash/ are "
+            "ignored); put the images in the folder or in one subfolder per class"
+        )
+    files = _file_stats(root, layout.images)
+    cache_dir = default_cache_dir() if cache_dir is None else Path(cache_dir)
+    key = cache_key(root, channels, image_size, files)
+    decoded = load_cached(cache_dir, key) if use_cache else None
+    if decoded is None:
+        decoded = decode_folder(root, layout.images, channels, image_size, progress=progress)
+        if use_cache:
+            save_cached(cache_dir, key, decoded)
+    if not decoded.paths:
+        examples = "; ".join(f"{name}: {reason}" for name, reason in decoded.failures[:3])
+        raise DataError(
+            f"{root}: none of the {len(layout.images)} files could be decoded as an image "
+            f"({examples}); is data.path the right folder?"
+        )
+    failures = decoded.failures
+    if quarantine and failures:
+        failures, moved = _quarantine(root, failures)
+        if use_cache and moved:  # the same images under the key of the cleaned folder
+            remaining = [entry for entry in files if entry[0] not in moved]
+            left = [entry for entry in decoded.failures if entry[0] not in moved]
+            cleaned = DecodedFolder(decoded.images, decoded.paths, left)
+            save_cached(cache_dir, cache_key(root, channels, image_size, remaining), cleaned)
+    skipped = sorted(failures + [(name, OUTSIDE_CLASSES_REASON) for name in layout.outside_classes])
+    return Dataset(
+        name="folder",
+        tensor=decoded.images.to(torch.float32).div_(127.5).sub_(1.0),
+        geometry=None,
+        labels=_labels(decoded.paths, layout.class_names),
+        kind="images",
+        class_names=layout.class_names,
+        skipped=skipped,
+        source=str(root),
+    )
+
+
+def scan_folder(root: Path) -> FolderLayout:
+    """Which files of `root` are images to decode, and under which classes (see module doc)."""
+    subfolders, root_files = [], []
+    for entry in os.scandir(root):
+        if entry.name.startswith("."):
+            continue
+        if entry.is_dir():
+            if entry.name != TRASH_FOLDER:
+                subfolders.append(entry.name)
+        elif entry.is_file() and entry.name.lower() not in JUNK_FILE_NAMES:
+            root_files.append(entry.name)
+    if not subfolders:
+        return FolderLayout(class_names=None, images=sorted(root_files), outside_classes=[])
+    class_names = sorted(subfolders)
+    images = []
+    for class_name in class_names:
+        for folder, dirnames, filenames in os.walk(root / class_name):
+            dirnames[:] = [name for name in dirnames if not name.startswith(".")]
+            relative = Path(folder).relative_to(root).as_posix()
+            images.extend(
+                f"{relative}/{name}"
+                for name in filenames
+                if not name.startswith(".")
+                and name.lower() not in JUNK_FILE_NAMES
+                and os.path.isfile(os.path.join(folder, name))
+            )
+    return FolderLayout(class_names=class_names, images=sorted(images), outside_classes=sorted(root_files))
+
+
+def decode_folder(
+    root: Path, names: list[str], channels: int, image_size: int, *, progress: bool = False
+) -> DecodedFolder:
+    """Decode every file in `names` (relative to `root`); failures are recorded, not raised."""
+    images = torch.empty((len(names), channels, image_size, image_size), dtype=torch.uint8)
+    kept: list[str] = []
+    failures: list[tuple[str, str]] = []
+    for name in _progress(names, progress):
+        try:
+            array = decode_image(root / name, channels, image_size)
+        except UnusableImage as unusable:
+            failures.append((name, unusable.reason))
+            continue
+        images[len(kept)] = torch.from_numpy(array)
+        kept.append(name)
+    return DecodedFolder(images[: len(kept)].clone(), kept, failures)
+
+
+def write_skip_list(dataset: Dataset, run_dir: str | Path) -> int:
+    """Write `run_dir/skipped_files.txt` ("path<TAB>reason" lines); return how many it lists."""
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    header = (
+        f"# files under {dataset.source or 'the data folder'} that were not used for training\n"
+        f"# {len(dataset.skipped)} skipped; one per line: path relative to the folder<TAB>reason\n"
+    )
+    lines = "".join(f"{name}\t{reason}\n" for name, reason in dataset.skipped)
+    (run_dir / SKIP_LIST_NAME).write_text(header + lines, encoding="utf-8")
+    return len(dataset.skipped)
+
+
+def _file_stats(root: Path, names: list[str]) -> list[tuple[str, int, int]]:
+    stats = []
+    for name in names:
+        try:
+            status = (root / name).stat()
+        except OSError:  # vanished or unreadable: decode_image reports it
+            stats.append((name, -1, -1))
+            continue
+        stats.append((name, status.st_size, status.st_mtime_ns))
+    return stats
+
+
+def _labels(paths: list[str], class_names: list[str] | None) -> torch.Tensor | None:
+    if class_names is None:
+        return None
+    index = {name: label for label, name in enumerate(class_names)}
+    return torch.tensor([index[path.split("/", 1)[0]] for path in paths], dtype=torch.int64)
+
+
+def _quarantine(
+    root: Path, failures: list[tuple[str, str]]
+) -> tuple[list[tuple[str, str]], set[str]]:
+    """Move each failed file to ROOT/Trash/<same relative path>, saying where in its
+    reason; return the amended failures and the names that were moved."""
+    reported, moved = [], set()
+    for name, reason in failures:
+        target = _free_name(root / TRASH_FOLDER / name)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.rename(root / name, target)
+        except OSError as error:
+            reported.append((name, f"{reason}; could not move to {TRASH_FOLDER}/ ({error.strerror})"))
+            continue
+        reported.append((name, f"{reason}; moved to {target.relative_to(root).as_posix()}"))
+        moved.add(name)
+    return reported, moved
+
+
+def _free_name(target: Path) -> Path:
+    """`target`, or `stem-1.ext`, `stem-2.ext`, … when that name is taken."""
+    candidate, number = target, 0
+    while candidate.exists() or candidate.is_symlink():
+        number += 1
+        candidate = target.with_name(f"{target.stem}-{number}{target.suffix}")
+    return candidate
+
+
+def _progress(names: list[str], enabled: bool):
+    """`names`, with a rich progress bar when asked for and the folder is large."""
+    if not enabled or len(names) < PROGRESS_MIN_FILES:
+        yield from names
+        return
+    from rich.progress import track
+
+    yield from track(names, description="decoding images", transient=True)
