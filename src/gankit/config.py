@@ -10,6 +10,7 @@ again as is.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import difflib
 import sys
@@ -371,10 +372,11 @@ def config_from_dict(mapping: dict[str, Any]) -> Config:
     return validate(apply_mapping(Config(), mapping))
 
 
-def coerce_config(config: Config | dict | str | Path | None) -> Config:
-    """Accept a Config, a nested dict, a preset name or a TOML path (the Python API's input)."""
+def coerce_config(config: Config | dict | str | Path | None, overrides: list[str] | None = None) -> Config:
+    """Accept a Config, a nested dict, a preset name or a TOML path (the Python API's input),
+    apply ``overrides``, validate; a Config passed in is copied, never changed."""
     if isinstance(config, Config):
-        return validate(config)
+        return validate(apply_overrides(copy.deepcopy(config), overrides or []))
     if isinstance(config, dict):
-        return config_from_dict(config)
-    return load_config(config)
+        return validate(apply_overrides(apply_mapping(Config(), config), overrides or []))
+    return load_config(config, overrides)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import time
 from functools import cached_property
 from pathlib import Path
@@ -11,7 +10,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from gankit.config import Config, apply_overrides, coerce_config, config_from_dict, load_config, validate
+from gankit.config import Config, coerce_config, config_from_dict, load_config
 from gankit.data import Dataset, load_dataset
 from gankit.errors import GankitError
 from gankit.evaluation import evaluate_generator
@@ -147,7 +146,7 @@ def train(config: Config | dict | str | Path | None = None, *, overrides: list[s
             raise GankitError(f"cannot resume: '{run_dir}' is not a run folder (no config.toml)")
         resolved = load_config(run_dir / "config.toml", overrides)
     else:
-        resolved = validate(apply_overrides(copy.deepcopy(coerce_config(config)), overrides or []))
+        resolved = coerce_config(config, overrides)
         run_dir = Path(out) if out else default_run_dir(config if isinstance(config, (str, Path)) else None)
     trainer = Trainer(resolved, run_dir, resume=resume, force=force)
     if resume:
