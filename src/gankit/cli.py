@@ -110,8 +110,6 @@ def _print_metrics(metrics: dict, title: str) -> None:
         return
     table = Table("metric", "value", title=title, box=None, title_justify="left")
     for key, value in metrics.items():
-        if key in ("epoch", "step", "time") or key.startswith(("d_", "g_")):
-            continue
         table.add_row(key, f"{value:.4g}" if isinstance(value, float) else str(value))
     out.print(table)
 

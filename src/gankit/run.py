@@ -22,6 +22,11 @@ from gankit.training import checkpoint as ckpt
 from gankit.training.rundir import RunPaths, read_records
 
 
+# Keys of a metrics.jsonl record that describe training, not the evaluation.
+TRAINING_LOG_KEYS = frozenset({"step", "time", "epoch_seconds", "samples_per_second", "d_loss_real",
+                               "d_loss_fake", "g_loss", "d_real_score", "d_fake_score"})
+
+
 class Run:
     """A finished or in-progress run folder with its networks loaded (CPU, eval mode)."""
 
@@ -46,7 +51,9 @@ class Run:
     def metrics(self) -> dict[str, Any]:
         """The latest evaluated metrics (the final ones once training has finished)."""
         evaluated = [r for r in self.history if "precision" in r]
-        return evaluated[-1] if evaluated else {}
+        if not evaluated:
+            return {}
+        return {k: v for k, v in evaluated[-1].items() if k not in TRAINING_LOG_KEYS}
 
     @cached_property
     def dataset(self) -> Dataset:

@@ -9,6 +9,10 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 
+# metric -> short label in the progress line (the bar must keep its width)
+SHOWN_METRICS = {"modes_captured": "modes", "high_quality": "HQ", "curve_coverage": "cov", "curve_distance": "dist"}
+
+
 class TrainingProgress:
     """Context manager; ``update(step)`` moves the bar, ``epoch_done`` shows the epoch's numbers."""
 
@@ -50,12 +54,12 @@ class TrainingProgress:
     def epoch_done(self, epoch: int, record: dict[str, Any]) -> None:
         if self._progress is None:
             return
-        text = f"G {record['g_loss']:.3f}  D real {record['d_loss_real']:.3f}  D fake {record['d_loss_fake']:.3f}"
+        text = f"G {record['g_loss']:.3f} D {record['d_loss_real']:.3f}/{record['d_loss_fake']:.3f}"
         if "samples_per_second" in record:
-            text += f"  {record['samples_per_second']:.0f} samples/s"
-        for key in ("modes_captured", "high_quality", "curve_coverage", "curve_distance"):
+            text += f" {record['samples_per_second']:,.0f}/s"
+        for key, label in SHOWN_METRICS.items():
             if key in record:
-                text += f"  {key} {record[key]:.3g}"
+                text += f" {label} {record[key]:.3g}"
         self._progress.update(self._task, epoch=epoch, losses=text)
 
     def log(self, message: str) -> None:

@@ -137,7 +137,7 @@ class Trainer:
             m.generator_ema.load_state_dict(state["generator_ema"])
         m.g_optimizer.load_state_dict(state["g_optimizer"])
         m.d_optimizer.load_state_dict(state["d_optimizer"])
-        self.rng.set_state(state["rng"].cpu() if self.device.type == "cpu" else state["rng"])
+        self.rng.set_state(state["rng"].cpu())
         torch.set_rng_state(state["torch_rng"].cpu())
         if state.get("cuda_rng") is not None and self.device.type == "cuda":
             torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda_rng"]])
