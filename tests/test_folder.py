@@ -279,3 +279,26 @@ def test_bad_folders_raise_data_errors(tmp_path, cache_dir):
     assert (tmp_path / "text" / "a.jpg").exists()
     with pytest.raises(DataError, match="use 1 .grayscale. or 3 .RGB."):
         load_folder(tmp_path / "text", channels=2, cache_dir=cache_dir)
+
+
+@pytest.mark.parametrize("quarantine", [False, True])
+def test_training_on_the_awkward_folder(pets, tmp_path, monkeypatch, quarantine):
+    """The whole path: train a preset on the folder; the run lists exactly the bad files."""
+    import gankit
+
+    monkeypatch.setenv("GANKIT_CACHE_DIR", str(tmp_path / "cache"))
+    before = listing(pets)
+    run = gankit.train("folder-dcgan32", out=tmp_path / "run", overrides=[
+        f"data.path={pets}", f"data.quarantine={str(quarantine).lower()}", "train.epochs=1",
+        "train.batch_size=8", "model.base_width=8", "train.progress=false"])
+    listed = [line.split("\t")[0] for line in (run.path / "skipped_files.txt").read_text().splitlines()
+              if line and not line.startswith("#")]
+    assert listed == sorted(BAD)
+    assert (run.path / "samples" / "epoch_0001.png").exists()
+    after = listing(pets)
+    if quarantine:
+        assert sorted(name for name in after if name.startswith("Trash/")) == sorted(f"Trash/{n}" for n in BAD)
+        assert {n: b for n, b in after.items() if not n.startswith("Trash/")} == \
+            {n: b for n, b in before.items() if n not in BAD}
+    else:
+        assert after == before
