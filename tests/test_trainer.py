@@ -1,7 +1,6 @@
 """Trainer: reproducibility, exact resume after SIGKILL and Ctrl-C, damaged checkpoints, NaN stop."""
 
 import json
-import os
 import signal
 import subprocess
 import sys

@@ -52,11 +52,19 @@ def make_ema(generator: nn.Module) -> nn.Module:
 
 @torch.no_grad()
 def update_ema(ema: nn.Module, generator: nn.Module, decay: float) -> None:
-    """ema ← decay·ema + (1 − decay)·G for parameters; buffers are copied."""
+    """ema ← decay·ema + (1 − decay)·G for parameters and floating-point buffers.
+
+    Batch-norm running statistics are averaged like the weights: copying the live
+    generator's statistics next to averaged weights mismatches them (noisy, grey
+    samples in eval mode). Integer buffers (batch counters) are copied.
+    """
     ema_params = list(ema.parameters())
     torch._foreach_lerp_(ema_params, [p.detach() for p in generator.parameters()], 1.0 - decay)
     for ema_buffer, buffer in zip(ema.buffers(), generator.buffers()):
-        ema_buffer.copy_(buffer)
+        if ema_buffer.is_floating_point():
+            ema_buffer.lerp_(buffer, 1.0 - decay)
+        else:
+            ema_buffer.copy_(buffer)
 
 
 class AdversarialStep:

@@ -1,0 +1,19 @@
+"""Configs: dataclass defaults (``schema``), TOML files, presets and KEY=VALUE overrides (``resolve``).
+
+The fully resolved config is written to the run folder as ``config.toml`` and can be
+trained again as is.
+"""
+
+from gankit.config.resolve import (
+    SECTIONS, apply_mapping, apply_overrides, coerce_config, config_from_dict, load_config, preset_descriptions,
+    preset_mapping, preset_names, valid_keys,
+)
+from gankit.config.schema import (
+    Config, DataConfig, EvalConfig, ModelConfig, ObjectiveConfig, SampleConfig, TrainConfig, validate,
+)
+
+__all__ = [
+    "SECTIONS", "Config", "DataConfig", "EvalConfig", "ModelConfig", "ObjectiveConfig", "SampleConfig",
+    "TrainConfig", "apply_mapping", "apply_overrides", "coerce_config", "config_from_dict", "load_config",
+    "preset_descriptions", "preset_mapping", "preset_names", "valid_keys", "validate",
+]

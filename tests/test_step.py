@@ -1,0 +1,22 @@
+"""The adversarial step's helpers: EMA of the generator, fused optimizers."""
+
+import torch
+from torch import nn
+
+from gankit.training.step import make_ema, update_ema
+
+
+def test_ema_averages_weights_and_batch_norm_statistics():
+    torch.manual_seed(0)
+    generator = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4))
+    ema = make_ema(generator)
+    with torch.no_grad():
+        generator[0].weight.add_(1.0)
+    generator.train()
+    generator(torch.randn(16, 3) * 5 + 2)  # moves the running statistics
+    old_weight, old_mean = ema[0].weight.clone(), ema[1].running_mean.clone()
+    update_ema(ema, generator, decay=0.9)
+    assert torch.allclose(ema[0].weight, 0.9 * old_weight + 0.1 * generator[0].weight)
+    assert torch.allclose(ema[1].running_mean, 0.9 * old_mean + 0.1 * generator[1].running_mean)
+    assert ema[1].num_batches_tracked == generator[1].num_batches_tracked
+    assert not any(p.requires_grad for p in ema.parameters())
