@@ -6,7 +6,7 @@ import sys
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 
 # metric -> short label in the progress line (the bar must keep its width)
@@ -24,12 +24,10 @@ class TrainingProgress:
         if enabled:
             self._progress = Progress(
                 TextColumn("[bold]epoch {task.fields[epoch]}/{task.fields[epochs]}"),
-                BarColumn(),
-                MofNCompleteColumn(),
+                BarColumn(bar_width=20),
                 TextColumn("{task.fields[losses]}"),
-                TimeElapsedColumn(),
-                TextColumn("ETA"),
-                TimeRemainingColumn(),
+                TextColumn("eta"),
+                TimeRemainingColumn(compact=True),
                 console=Console(file=sys.stderr),
                 transient=False,
             )
@@ -56,7 +54,7 @@ class TrainingProgress:
             return
         text = f"G {record['g_loss']:.3f} D {record['d_loss_real']:.3f}/{record['d_loss_fake']:.3f}"
         if "samples_per_second" in record:
-            text += f" {record['samples_per_second']:,.0f}/s"
+            text += f" {_short(record['samples_per_second'])}/s"
         for key, label in SHOWN_METRICS.items():
             if key in record:
                 text += f" {label} {record[key]:.3g}"
@@ -65,3 +63,12 @@ class TrainingProgress:
     def log(self, message: str) -> None:
         if self._progress is not None:
             self._progress.console.print(message)
+
+
+def _short(count: float) -> str:
+    """12345 -> '12k', 1234567 -> '1.2M': throughput without eating the bar's width."""
+    if count >= 1e6:
+        return f"{count / 1e6:.1f}M"
+    if count >= 1e4:
+        return f"{count / 1e3:.0f}k"
+    return f"{count:.0f}"
