@@ -29,6 +29,7 @@ test: $(STAMP_DEV)
 
 bench: $(STAMP_DEV)
 	$(BIN)/python benchmarks/bench_train_step.py
+	$(BIN)/python benchmarks/bench_images.py
 
 clean:
 	rm -rf $(VENV) runs build src/*.egg-info

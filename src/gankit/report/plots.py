@@ -37,6 +37,8 @@ def scatter_plot(real: np.ndarray, fake: np.ndarray, path: Path, title: str = ""
     if both.shape[1] > 1:
         ax.set_ylim(low[1] - pad, high[1] + pad)
     ax.set_aspect("equal", adjustable="box")
+    ax.locator_params(nbins=6)
+    ax.tick_params(labelsize=8)
     ax.set_title(title)
     ax.legend(loc="upper right", fontsize=8, markerscale=3)
     ax.grid(alpha=0.2)
