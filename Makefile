@@ -22,7 +22,7 @@ $(STAMP_DEV): pyproject.toml | $(BIN)/python
 install: $(STAMP_RUN)
 
 demo: $(STAMP_RUN)
-	$(BIN)/gankit train toy-spiral --out runs/demo-spiral --force
+	$(BIN)/gankit train mnist-dcgan --out runs/demo-mnist --force
 
 test: $(STAMP_DEV)
 	$(BIN)/python -m pytest -q
