@@ -59,33 +59,28 @@ class Run:
     def dataset(self) -> Dataset:
         return load_dataset(self.config.data)
 
+    def _draw(self, count: int, latent_generator: torch.Generator, batch_size: int | None = None,
+              progress=None) -> torch.Tensor:
+        return generate(
+            self.generator, count, latent_dim=self.config.model.latent_dim,
+            distribution=self.config.model.latent_distribution, generator=latent_generator,
+            batch_size=batch_size or self.config.sample.batch_size, on_batch=progress,
+        )
+
     def sample(self, n: int, *, seed: int | None = None, batch_size: int | None = None,
                progress=None) -> torch.Tensor:
         """``n`` generated samples as a CPU tensor, reproducible for a given ``seed``."""
         seed = self.config.sample.seed if seed is None else seed
-        return generate(
-            self.generator, n, latent_dim=self.config.model.latent_dim,
-            distribution=self.config.model.latent_distribution,
-            generator=torch.Generator().manual_seed(seed),
-            batch_size=batch_size or self.config.sample.batch_size, on_batch=progress,
-        )
+        return self._draw(n, torch.Generator().manual_seed(seed), batch_size, progress)
 
     def export(self, n: int, output: str | Path, *, seed: int | None = None, progress: bool = True) -> Path:
         """Write ``n`` samples: points to ``.csv``/``.npy``; images to a folder of
         ``0.png … {n-1}.png`` (the course platform's layout) or a ``.npz`` file."""
-        output = Path(output)
-        seed = self.config.sample.seed if seed is None else seed
-        latent_generator = torch.Generator().manual_seed(seed)
-
-        def draw(count: int) -> torch.Tensor:
-            return generate(self.generator, count, latent_dim=self.config.model.latent_dim,
-                            distribution=self.config.model.latent_distribution, generator=latent_generator,
-                            batch_size=count)
-
-        if len(self.sample_shape) == 3:
-            return export_samples(draw, n, output, batch_size=self.config.sample.batch_size, progress=progress)
-        return save_points(torch.cat([draw(min(self.config.sample.batch_size, n - start))
-                                      for start in range(0, n, self.config.sample.batch_size)]), output)
+        if len(self.sample_shape) != 3:
+            return save_points(self.sample(n, seed=seed), Path(output))
+        latent_generator = torch.Generator().manual_seed(self.config.sample.seed if seed is None else seed)
+        return export_samples(lambda count: self._draw(count, latent_generator, count), n, Path(output),
+                              batch_size=self.config.sample.batch_size, progress=progress)
 
     def evaluate(self, n_samples: int | None = None, seed: int | None = None) -> dict[str, Any]:
         """Score the generator now with the run's eval settings (optionally overridden)."""
@@ -156,7 +151,5 @@ def train(config: Config | dict | str | Path | None = None, *, overrides: list[s
         resolved = coerce_config(config, overrides)
         run_dir = Path(out) if out else default_run_dir(config if isinstance(config, (str, Path)) else None)
     trainer = Trainer(resolved, run_dir, resume=resume, force=force)
-    if resume:
-        run_dir.joinpath("config.toml").write_text(resolved.to_toml(), encoding="utf-8")
     trainer.fit()
     return load_run(run_dir)

@@ -7,6 +7,7 @@ with ``torch.load(weights_only=True)`` and never unpickles arbitrary objects.
 
 from __future__ import annotations
 
+import io
 import os
 import re
 from pathlib import Path
@@ -20,14 +21,22 @@ CHECKPOINT_FORMAT = 1
 _EPOCH_FILE = re.compile(r"epoch_(\d+)\.pt$")
 
 
-def save_checkpoint(state: dict[str, Any], path: Path) -> None:
-    """Write ``state`` to ``path`` atomically: temporary file, flush, fsync, rename, fsync dir."""
-    path = Path(path)
+def save_checkpoint(state: dict[str, Any], path: Path, *more_paths: Path) -> None:
+    """Write ``state`` to ``path`` (and each of ``more_paths``) atomically: temporary file,
+    flush, fsync, rename, fsync dir. The state is serialised once for all paths."""
+    buffer = io.BytesIO()
+    torch.save({"format": CHECKPOINT_FORMAT, **state}, buffer)
+    payload = buffer.getbuffer()
+    for target in (Path(path), *map(Path, more_paths)):
+        _write_atomically(payload, target)
+
+
+def _write_atomically(payload: memoryview, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
         with open(tmp, "wb") as handle:
-            torch.save({"format": CHECKPOINT_FORMAT, **state}, handle)
+            handle.write(payload)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)

@@ -92,14 +92,14 @@ class Trainer:
         self.epoch_stats = torch.zeros(self.steps_per_epoch, len(STAT_NAMES), device=self.device)
         self.best_key: list[float] | None = None
         self.last_metrics: dict[str, Any] = {}
-        self.resumed_from: Path | None = None
         self.warnings: list[str] = []
         self._stop_requested = False
         if resume:
             self._restore()
         else:
             self.paths.create(force=force)
-            self.paths.config.write_text(config.to_toml(), encoding="utf-8")
+        # On resume too: overrides such as train.epochs=300 become part of the run.
+        self.paths.config.write_text(config.to_toml(), encoding="utf-8")
         if self.dataset.skipped:
             count = write_skip_list(self.dataset, self.paths.root)
             self.warnings.append(f"{count} unusable files skipped, listed in {self.paths.root / 'skipped_files.txt'}")
@@ -148,16 +148,15 @@ class Trainer:
             self.epoch_stats[: self.batch] = state["epoch_stats"].to(self.device)
         self.best_key = state["best_key"]
         self.last_metrics = dict(state.get("last_metrics") or {})
-        self.resumed_from = path
         truncate_records(self.paths.metrics, self.step)
 
     def save(self, *, epoch_file: bool) -> Path:
-        state = self.state_dict()
         last = self.paths.checkpoints / "last.pt"
-        ckpt.save_checkpoint(state, last)
         if epoch_file:
-            ckpt.save_checkpoint(state, self.paths.checkpoints / f"epoch_{self.epoch:04d}.pt")
+            ckpt.save_checkpoint(self.state_dict(), last, self.paths.checkpoints / f"epoch_{self.epoch:04d}.pt")
             ckpt.prune_checkpoints(self.paths.checkpoints, self.config.train.keep_checkpoints)
+        else:
+            ckpt.save_checkpoint(self.state_dict(), last)
         return last
 
     # ------------------------------------------------------------ loop
