@@ -1,0 +1,160 @@
+"""The evaluator network as a metric feature space: load it, feed it any images.
+
+FID, KID, precision/recall/density/coverage, Inception Score and class-mode counts
+all compare images through a fixed network: features (penultimate activations)
+for the distance-based metrics, class probabilities for IS and mode counts.
+Offline, Inception weights are unavailable, so gankit ships a small MNIST
+evaluator (`gankit evaluator train mnist --ship` reproduces it) and loads any
+other one a user trains with `gankit evaluator train`.
+
+An evaluator file is a plain dict that loads with ``torch.load(weights_only=True)``:
+``{"format": "gankit-evaluator", "version": 1, "state_dict", "config": {in_channels,
+image_size, num_classes, feature_dim, class_names}, "report": {...}}``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from gankit.errors import DataError
+from gankit.models.classifiers import EvaluatorCNN
+
+EVALUATOR_FORMAT, EVALUATOR_VERSION = "gankit-evaluator", 1
+SHIPPED_FILE = "mnist_evaluator.pt"
+CONFIG_KEYS = ("in_channels", "image_size", "num_classes", "feature_dim", "class_names")
+
+
+def shipped_evaluator_path() -> Path:
+    """Where the MNIST evaluator shipped inside the package lies."""
+    return Path(str(resources.files("gankit.weights").joinpath(SHIPPED_FILE)))
+
+
+@dataclass(eq=False)
+class Evaluator:
+    """A trained `EvaluatorCNN` plus what it was trained on.
+
+    `channels` × `image_size`² is the input the network expects; `extract` adapts
+    other inputs to it. `report` is the training report stored in the file
+    (held-out accuracy, split sizes, seed, epochs, data description).
+    """
+
+    name: str
+    network: EvaluatorCNN
+    class_names: list[str]
+    report: dict[str, Any] = field(default_factory=dict)
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+
+    @property
+    def feature_dim(self) -> int:
+        return self.network.feature_dim
+
+    @property
+    def num_classes(self) -> int:
+        return self.network.num_classes
+
+    @property
+    def image_size(self) -> int:
+        return self.network.image_size
+
+    @property
+    def channels(self) -> int:
+        return self.network.in_channels
+
+    def prepare(self, images: Tensor) -> Tensor:
+        """(N, C, H, W) images in [−1, 1] as the network's input: gray↔RGB, bilinear resize."""
+        if images.ndim != 4:
+            raise DataError(f"the evaluator takes images of shape (N, C, H, W); got {tuple(images.shape)}")
+        images = images.to(torch.float32)
+        have = images.shape[1]
+        if have != self.channels:
+            if have == 3 and self.channels == 1:
+                images = images.mean(dim=1, keepdim=True)
+            elif have == 1 and self.channels == 3:
+                images = images.repeat(1, 3, 1, 1)
+            else:
+                raise DataError(
+                    f"the evaluator '{self.name}' takes {self.channels}-channel images; got {have} channels "
+                    "(1 and 3 are converted, other counts are not)"
+                )
+        size = (self.image_size, self.image_size)
+        if tuple(images.shape[2:]) != size:
+            shrinking = images.shape[2] > size[0] or images.shape[3] > size[1]
+            images = F.interpolate(images, size=size, mode="bilinear", align_corners=False, antialias=shrinking)
+        return images
+
+    def extract(self, images: Tensor, batch_size: int = 500) -> tuple[Tensor, Tensor]:
+        """(features (N, feature_dim), softmax probabilities (N, num_classes)), float32 on the CPU."""
+        if batch_size < 1:
+            raise DataError(f"batch_size={batch_size}: give at least 1")
+        features, probabilities = [], []
+        was_training = self.network.training
+        self.network.eval()
+        try:
+            with torch.inference_mode():
+                for start in range(0, len(images), batch_size):
+                    batch = self.prepare(images[start:start + batch_size]).to(self.device)
+                    batch_features, logits = self.network.features_and_logits(batch)
+                    features.append(batch_features.float().cpu())
+                    probabilities.append(torch.softmax(logits.float(), dim=1).cpu())
+        finally:
+            self.network.train(was_training)
+        if not features:
+            return torch.empty(0, self.feature_dim), torch.empty(0, self.num_classes)
+        return torch.cat(features), torch.cat(probabilities)
+
+
+def evaluator_file_payload(network: EvaluatorCNN, class_names: list[str], report: dict[str, Any]) -> dict[str, Any]:
+    """The dict an evaluator file holds (see module doc), weights copied to the CPU."""
+    return {
+        "format": EVALUATOR_FORMAT,
+        "version": EVALUATOR_VERSION,
+        "state_dict": {key: value.detach().cpu().clone() for key, value in network.state_dict().items()},
+        "config": {
+            "in_channels": network.in_channels, "image_size": network.image_size,
+            "num_classes": network.num_classes, "feature_dim": network.feature_dim,
+            "class_names": list(class_names),
+        },
+        "report": dict(report),
+    }
+
+
+def load_evaluator(path: str | Path | None = None, device: str | torch.device = "cpu") -> Evaluator:
+    """Load an evaluator file (None: the shipped MNIST one); `DataError` if it is missing or not one."""
+    path = shipped_evaluator_path() if path is None else Path(path)
+    hint = "train one with `gankit evaluator train`"
+    if not path.is_file():
+        raise DataError(f"evaluator file '{path}' not found; {hint}")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 -- torch raises many types for damaged or foreign files
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()] or [type(exc).__name__]
+        detail = next((line for line in lines if line.startswith("WeightsUnpickler error")), lines[0])
+        raise DataError(f"evaluator file '{path}' cannot be read (truncated, corrupt or unsafe: {detail}); {hint}") from None
+    if not isinstance(payload, dict) or payload.get("format") != EVALUATOR_FORMAT:
+        raise DataError(f"'{path}' is not a gankit evaluator file (format '{EVALUATOR_FORMAT}'); {hint}")
+    if payload.get("version") != EVALUATOR_VERSION:
+        raise DataError(
+            f"'{path}' is a version {payload.get('version')} evaluator file; this gankit reads version "
+            f"{EVALUATOR_VERSION}; retrain it with `gankit evaluator train`"
+        )
+    config = payload.get("config")
+    if not isinstance(config, dict) or any(key not in config for key in CONFIG_KEYS):
+        raise DataError(f"'{path}': the evaluator config lacks some of {', '.join(CONFIG_KEYS)}; {hint}")
+    try:
+        network = EvaluatorCNN(config["in_channels"], config["image_size"], config["num_classes"],
+                               config["feature_dim"])
+        network.load_state_dict(payload["state_dict"])
+    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+        detail = str(exc).splitlines()[0]
+        raise DataError(f"'{path}': the weights do not fit the evaluator config ({detail}); {hint}") from None
+    network.to(device).eval()
+    report = payload.get("report") if isinstance(payload.get("report"), dict) else {}
+    name = str(report.get("name", path.stem))
+    return Evaluator(name, network, list(config["class_names"]), report, torch.device(device))

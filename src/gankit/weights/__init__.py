@@ -1,0 +1,1 @@
+"""Weights shipped with gankit (the MNIST evaluator); located with importlib.resources."""
