@@ -27,7 +27,7 @@ def image_folder(tmp_path_factory):
 def test_preset_trains_one_epoch(name, tmp_path, image_folder):
     config = load_config(name, ["data.path=x"] if name.startswith("folder") else [])
     overrides = ["train.epochs=1", "train.sample_every=1", "train.checkpoint_every=1", "eval.every=1",
-                 "eval.n_samples=300", "train.progress=false", f"train.batch_size={8 * config.model.pack}"]
+                 "eval.n=300", "train.progress=false", f"train.batch_size={8 * config.model.pack}"]
     if config.data.name in ("mnist", "folder"):
         overrides.append("data.limit=64")
     else:

@@ -3,7 +3,7 @@
 import torch
 from torch import nn
 
-from gankit.training.step import make_ema, update_ema
+from gankit.training.step import ema_decay_at, make_ema, update_ema
 
 
 def test_ema_averages_weights_and_batch_norm_statistics():
@@ -20,3 +20,10 @@ def test_ema_averages_weights_and_batch_norm_statistics():
     assert torch.allclose(ema[1].running_mean, 0.9 * old_mean + 0.1 * generator[1].running_mean)
     assert ema[1].num_batches_tracked == generator[1].num_batches_tracked
     assert not any(p.requires_grad for p in ema.parameters())
+
+
+def test_ema_warm_up_follows_the_generator_first_then_the_configured_decay():
+    assert ema_decay_at(0.999, 0) == 0.1  # the first average is mostly G itself
+    assert ema_decay_at(0.999, 90) == 0.91
+    assert ema_decay_at(0.999, 10**6) == 0.999
+    assert ema_decay_at(0.9, 200) == 0.9

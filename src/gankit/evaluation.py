@@ -1,15 +1,39 @@
-"""Score a generator against its training data with the metrics that fit the data kind."""
+"""Score a generator (or two sets of images) with the metrics that fit the data.
+
+2D points are scored in data space against the true shape. Images are scored in a
+feature space: the shipped MNIST evaluator for MNIST-like data, a user's evaluator
+(``eval.evaluator=PATH``, made by ``gankit evaluator train``), or Inception-v3 with
+the user's FID weights (``eval.features=inception``). Stacked MNIST is scored per
+channel. With the boundary objective, image runs also get seed 000's s1, s2, s3 and
+score (s3 compares pixels in [0, 1]; it is not defined for 2D points).
+
+A :class:`Scorer` loads the feature extractor and the real features once, so the
+trainer can evaluate every few epochs without recomputing them.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import sys
+from typing import Any, Protocol
 
 import torch
-from torch import nn
+from torch import Tensor, nn
 
 from gankit.data.base import Dataset
+from gankit.errors import ConfigError
+from gankit.metrics.boundary import boundary_scores
+from gankit.metrics.images import FeatureSet, score_features
 from gankit.metrics.toy2d import evaluate_points
 from gankit.sampling.generate import generate
+
+MNIST_LIKE = ("mnist", "stacked-mnist")
+EXTRACT_BATCH = 500
+
+
+class FeatureExtractor(Protocol):
+    name: str
+
+    def extract(self, images: Tensor, batch_size: int = ...) -> tuple[Tensor, Tensor]: ...
 
 
 def reference_sample(dataset: Dataset, n: int, seed: int) -> torch.Tensor:
@@ -19,34 +43,143 @@ def reference_sample(dataset: Dataset, n: int, seed: int) -> torch.Tensor:
     return dataset.tensor[order[:count]]
 
 
-def evaluate_generator(
-    generator_net: nn.Module, dataset: Dataset, model_config, eval_config, device: str = "cpu"
-) -> dict[str, Any]:
-    """Flat metrics dict for ``eval.n_samples`` generated samples (seeded by ``eval.seed``).
+def load_extractor(eval_config, data_name: str = "mnist", device: str = "cpu") -> FeatureExtractor | None:
+    """The feature extractor ``eval.features`` / ``eval.evaluator`` name for this data;
+    None when images have no feature space (a folder without an evaluator)."""
+    from gankit.metrics.features import load_evaluator
 
-    Point sets are scored in data space. Images need a feature space (an evaluator
-    network, the evaluation issue); until one exists no image metric is reported
-    rather than a pixel-space number that would mislead.
-    """
-    if dataset.kind != "points":
-        return {}
-    latent_generator = torch.Generator(device=device).manual_seed(eval_config.seed)
-    fake = generate(
-        generator_net, eval_config.n_samples, latent_dim=model_config.latent_dim,
-        distribution=model_config.latent_distribution, generator=latent_generator, device=device,
-    )
-    real = reference_sample(dataset, eval_config.n_samples, eval_config.seed)
-    return evaluate_points(
-        real, fake, dataset.geometry, k=eval_config.k, curve_tolerance=eval_config.curve_tolerance
-    )
+    if eval_config.features == "inception":
+        from gankit.metrics.inception import InceptionExtractor, load_inception
+
+        return InceptionExtractor(load_inception(eval_config.inception_weights, device=device))
+    if eval_config.evaluator:
+        return load_evaluator(eval_config.evaluator, device=device)
+    if eval_config.features == "evaluator" or data_name in MNIST_LIKE:
+        return load_evaluator(None, device=device)
+    return None
 
 
-def quality_key(metrics: dict[str, Any]) -> tuple[float, ...]:
-    """Sort key, higher is better, used to pick the best checkpoint."""
-    if not metrics:
-        return ()
-    if "modes_captured" in metrics:
-        return (metrics["modes_captured"], metrics["high_quality"])
-    if "curve_coverage" in metrics:
-        return (metrics["curve_coverage"], -metrics["curve_distance"])
-    return (-metrics["energy_distance"],)
+def extract(extractor: FeatureExtractor, images: Tensor, per_channel: bool = False) -> FeatureSet:
+    """Features and class probabilities of images (N, C, H, W) in [−1, 1]; with
+    ``per_channel`` each channel is classified alone (Stacked MNIST): features are
+    concatenated, probabilities stacked to (N, C, classes)."""
+    if not per_channel:
+        return FeatureSet(*extractor.extract(images, batch_size=EXTRACT_BATCH))
+    parts = [extractor.extract(images[:, c : c + 1], batch_size=EXTRACT_BATCH) for c in range(images.shape[1])]
+    return FeatureSet(torch.cat([f for f, _ in parts], dim=1), torch.stack([p for _, p in parts], dim=1))
+
+
+def score_image_sets(real_images: Tensor, fake_images: Tensor, eval_config, *, data_name: str = "mnist",
+                     device: str = "cpu", extractor: FeatureExtractor | None = None) -> dict[str, Any]:
+    """All image metrics of two sets of images (N, C, H, W) in [−1, 1], e.g. two exported folders."""
+    extractor = extractor or load_extractor(eval_config, data_name, device)
+    if extractor is None:
+        raise ConfigError(NO_FEATURES)
+    per_channel = data_name == "stacked-mnist"
+    scores = score_features(extract(extractor, real_images, per_channel), extract(extractor, fake_images, per_channel),
+                            **_feature_options(eval_config))
+    return {"features": extractor.name, **scores}
+
+
+def score_paths(real: str, fake: str, eval_config, device: str = "cpu") -> dict[str, Any]:
+    """:func:`score_image_sets` of two folders / ``.npz`` files (``real`` may be ``mnist``),
+    loaded at the extractor's input size (native size for Inception, which resizes to 299)."""
+    from gankit.data.image_sets import load_image_set
+
+    extractor = load_extractor(eval_config, "mnist", device)
+    size = getattr(extractor, "image_size", None)
+    channels = getattr(extractor, "channels", 3)
+    real_images = load_image_set(real, channels=channels, image_size=size)
+    fake_images = load_image_set(fake, channels=channels, image_size=size or real_images.shape[-1])
+    return score_image_sets(real_images, fake_images, eval_config, device=device, extractor=extractor)
+
+
+NO_FEATURES = ("image metrics need a feature space: train an evaluator on your labelled folder with "
+               "`gankit evaluator train --data folder data.path=DIR -o evaluator.pt` and pass "
+               "eval.evaluator=evaluator.pt, or give eval.features=inception eval.inception_weights=FILE")
+
+
+def _feature_options(eval_config) -> dict[str, Any]:
+    e = eval_config
+    return {"k": e.k, "kid_subsets": e.kid_subsets, "kid_subset_size": e.kid_subset_size,
+            "bootstrap": e.bootstrap, "seed": e.seed}
+
+
+class Scorer:
+    """Scores generators against one dataset; the extractor and real features are computed once."""
+
+    def __init__(self, dataset: Dataset, config, device: str = "cpu"):
+        self.dataset = dataset
+        self.config = config
+        self.device = device
+        self._real: FeatureSet | None = None
+        self._extractor: FeatureExtractor | None = None
+        self.note = ""
+        if dataset.kind == "images":
+            self._extractor = load_extractor(config.eval, dataset.name, device)
+            if self._extractor is None:
+                self.note = NO_FEATURES
+
+    def real_images(self, n: int) -> Tensor:
+        return reference_sample(self.dataset, n, self.config.eval.seed)
+
+    def _real_features(self) -> FeatureSet:
+        if self._real is None:
+            images = self.real_images(self.config.eval.n)
+            self._real = extract(self._extractor, images, self.dataset.name == "stacked-mnist")
+        return self._real
+
+    def score(self, generator_net: nn.Module | None, discriminator: nn.Module | None = None, *,
+              seed: int | None = None, fake: Tensor | None = None) -> dict[str, Any]:
+        """Metrics of ``eval.n`` samples of the generator (latents seeded by ``seed``,
+        default ``eval.seed``), or of ``fake`` samples when given."""
+        e, m = self.config.eval, self.config.model
+        if fake is None:
+            latent_generator = torch.Generator(device=self.device).manual_seed(e.seed if seed is None else seed)
+            fake = generate(generator_net, e.n, latent_dim=m.latent_dim, distribution=m.latent_distribution,
+                            generator=latent_generator, device=self.device)
+        real = self.real_images(e.n)
+        if self.dataset.kind == "points":
+            scores = evaluate_points(real, fake, self.dataset.geometry, k=e.k, curve_tolerance=e.curve_tolerance)
+        elif self._extractor is None:
+            scores = {}
+        else:
+            fake_set = extract(self._extractor, fake, self.dataset.name == "stacked-mnist")
+            scores = {"features": self._extractor.name,
+                      **score_features(self._real_features(), fake_set, **_feature_options(e))}
+        if discriminator is not None and self.config.objective.name == "boundary" and fake.ndim == 4:
+            scores.update(boundary_for(discriminator, real, fake, self.config.model.pack, self.device))
+        return scores
+
+
+def discriminator_probs(discriminator: nn.Module, samples: Tensor, pack: int = 1, device: str = "cpu",
+                        batch_size: int = 512) -> Tensor:
+    """σ(D(x)) per sample; with PacGAN packing each group's probability is given to its members
+    (a trailing remainder of fewer than ``pack`` samples is dropped)."""
+    usable = samples.shape[0] - samples.shape[0] % pack
+    batch = max(pack, batch_size - batch_size % pack)
+    was_training = discriminator.training
+    discriminator.eval()
+    outputs = []
+    with torch.no_grad():
+        for start in range(0, usable, batch):
+            logits = discriminator(samples[start : min(start + batch, usable)].to(device)).float().reshape(-1)
+            outputs.append(torch.sigmoid(logits).repeat_interleave(pack).cpu())
+    discriminator.train(was_training)
+    return torch.cat(outputs) if outputs else torch.empty(0)
+
+
+def boundary_for(discriminator: nn.Module, real: Tensor, fake: Tensor, pack: int, device: str) -> dict[str, Any]:
+    """Seed 000's s1, s2, s3, score for images (N, C, H, W) in [−1, 1], compared as pixels in [0, 1]."""
+    real_probs = discriminator_probs(discriminator, real, pack, device)
+    fake_probs = discriminator_probs(discriminator, fake, pack, device)
+    return boundary_scores(real_probs, fake_probs, (real[: len(real_probs)] + 1) / 2, (fake[: len(fake_probs)] + 1) / 2)
+
+
+def evaluate_generator(generator_net: nn.Module, dataset: Dataset, config, device: str = "cpu",
+                       discriminator: nn.Module | None = None) -> dict[str, Any]:
+    """One-off scoring (builds a :class:`Scorer`); prints why when images have no feature space."""
+    scorer = Scorer(dataset, config, device)
+    if scorer.note:
+        print(f"note: {scorer.note}", file=sys.stderr)
+    return scorer.score(generator_net, discriminator)

@@ -24,6 +24,9 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 
+# Keys renamed since a release; old config files and run folders still load.
+RENAMED_KEYS = {"eval.n_samples": "eval.n"}
+
 SECTIONS = tuple(f.name for f in dataclasses.fields(Config) if f.name != "description")
 
 
@@ -96,6 +99,7 @@ def _coerce(key: str, value: Any, f: dataclasses.Field, hint: Any) -> Any:
 
 
 def _set(config: Config, key: str, value: Any) -> None:
+    key = RENAMED_KEYS.get(key, key)
     if key == "description":
         config.description = str(value)
         return

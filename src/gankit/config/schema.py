@@ -24,7 +24,9 @@ def _choice(default: str, *choices: str) -> Any:
 class DataConfig:
     """What to train on: toy 2D sets, a user's points file, MNIST, or a folder of images."""
 
-    name: str = _choice("spiral", "line", "parabola", "spiral", "ring8", "grid25", "points", "mnist", "folder")
+    name: str = _choice(
+        "spiral", "line", "parabola", "spiral", "ring8", "grid25", "points", "mnist", "stacked-mnist", "folder"
+    )
     path: str = ""
     n_samples: int = 10000
     seed: int = 0
@@ -87,6 +89,7 @@ class TrainConfig:
     lr_decay: str = _choice("none", "none", "linear")
     seed: int = 0
     device: str = _choice("cpu", "cpu", "auto", "cuda")
+    stop_at: str = ""
     sample_every: int = 10
     checkpoint_every: int = 10
     keep_checkpoints: int = 3
@@ -95,22 +98,50 @@ class TrainConfig:
 
 @dataclass
 class EvalConfig:
-    """Metrics computed every `every` epochs (0 = only at the end) and by `gankit eval`."""
+    """Metrics computed every `every` epochs (0 = only at the end) and by `gankit eval`.
+
+    Images are scored in the feature space of `features`: ``auto`` is the shipped MNIST
+    evaluator for MNIST-like data, the network in `evaluator` when set, and Inception-v3
+    when `features=inception` with `inception_weights` (the FID weights file you have).
+    `select` names the metric that picks ``checkpoints/best.pt`` (``auto``: FID for
+    images, the shape scores for 2D points, ``score`` for the boundary objective).
+    """
 
     every: int = 0
-    n_samples: int = 2500
+    n: int = 2500
     k: int = 5
     curve_tolerance: float = 0.05
     seed: int = 1234
+    features: str = _choice("auto", "auto", "evaluator", "inception")
+    evaluator: str = ""
+    inception_weights: str = ""
+    select: str = "auto"
+    kid_subsets: int = 100
+    kid_subset_size: int = 1000
+    bootstrap: int = 10
 
 
 @dataclass
 class SampleConfig:
-    """Defaults for `gankit sample`."""
+    """Defaults for `gankit sample`, truncation and Discriminator Rejection Sampling (DRS).
+
+    `truncation` τ > 0 redraws latent components with |z| > τ (0 = off). DRS (Azadi et al.
+    2019): `drs_burn_in` proposals estimate the maximum log-ratio M; γ is the per-batch
+    `drs_gamma_percentile`-th percentile of F, or the fixed `drs_gamma` when the percentile
+    is −1; D is first fine-tuned for `drs_finetune_steps` on real vs. generated (0 = off);
+    sampling stops with an error below `drs_min_acceptance`.
+    """
 
     n: int = 1000
     batch_size: int = 1024
     seed: int = 0
+    truncation: float = 0.0
+    drs_burn_in: int = 10000
+    drs_gamma_percentile: float = 95.0
+    drs_gamma: float = 0.0
+    drs_epsilon: float = 1e-6
+    drs_finetune_steps: int = 0
+    drs_min_acceptance: float = 0.01
 
 
 @dataclass
@@ -148,7 +179,8 @@ def validate(config: Config) -> Config:
     positive = {
         "data.n_samples": config.data.n_samples, "model.latent_dim": config.model.latent_dim,
         "model.pack": config.model.pack, "train.batch_size": config.train.batch_size,
-        "train.n_critic": config.train.n_critic, "eval.n_samples": config.eval.n_samples,
+        "train.n_critic": config.train.n_critic, "eval.n": config.eval.n,
+        "eval.kid_subsets": config.eval.kid_subsets, "eval.kid_subset_size": config.eval.kid_subset_size,
         "eval.k": config.eval.k, "train.keep_checkpoints": config.train.keep_checkpoints,
         "sample.batch_size": config.sample.batch_size,
     }
@@ -196,4 +228,21 @@ def validate(config: Config) -> Config:
         )
     if not 0 < config.objective.gamma <= 1:
         raise ConfigError(f"objective.gamma: must be in (0, 1], got {config.objective.gamma}")
+    if config.eval.bootstrap < 0 or config.eval.bootstrap == 1:
+        raise ConfigError(f"eval.bootstrap: resamples for the spreads, 0 (none) or at least 2, got {config.eval.bootstrap}")
+    if config.eval.features == "inception" and not config.eval.inception_weights:
+        raise ConfigError("eval.inception_weights: eval.features=inception needs the path of the Inception-v3 "
+                          "FID weights file (pt_inception-2015-12-05-6726825d.pth); gankit never downloads it")
+    s = config.sample
+    if s.truncation < 0 or s.drs_burn_in < 0 or s.drs_finetune_steps < 0:
+        raise ConfigError("sample.truncation, sample.drs_burn_in and sample.drs_finetune_steps must be 0 or more")
+    if not (0 <= s.drs_gamma_percentile <= 100 or s.drs_gamma_percentile == -1):
+        raise ConfigError(f"sample.drs_gamma_percentile: 0..100, or -1 for the fixed sample.drs_gamma; "
+                          f"got {s.drs_gamma_percentile}")
+    if not 0 <= s.drs_min_acceptance < 1 or not s.drs_epsilon > 0:
+        raise ConfigError("sample.drs_min_acceptance must be in [0, 1) and sample.drs_epsilon > 0")
+    from gankit.metrics.select import parse_stop_rule, selection_direction
+
+    selection_direction(config.eval.select)
+    parse_stop_rule(config.train.stop_at)
     return config

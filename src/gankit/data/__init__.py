@@ -10,6 +10,7 @@ from gankit.data.base import CurveGeometry, Dataset, ModeGeometry
 from gankit.data.folder import load_folder, write_skip_list
 from gankit.data.mnist import load_mnist
 from gankit.data.points import load_points
+from gankit.data.stacked import load_stacked_mnist
 from gankit.data.toy2d import TOY2D_NAMES, make_toy2d
 
 __all__ = ["CurveGeometry", "Dataset", "ModeGeometry", "load_dataset", "write_skip_list", "TOY2D_NAMES"]
@@ -24,6 +25,8 @@ def load_dataset(data_config, *, progress: bool = False) -> Dataset:
         dataset = load_points(c.path)
     elif c.name == "mnist":
         dataset = load_mnist(c.path or None, split=c.split)
+    elif c.name == "stacked-mnist":
+        dataset = load_stacked_mnist(c.n_samples, c.seed, c.path or None, split=c.split)
     elif c.name == "folder":
         dataset = load_folder(c.path, channels=c.channels, image_size=c.image_size, quarantine=c.quarantine,
                               progress=progress)

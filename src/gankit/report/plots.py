@@ -61,7 +61,8 @@ def loss_plot(history: Sequence[dict[str, Any]], path: Path, title: str = "Losse
 
 
 def metric_plot(history: Sequence[dict[str, Any]], keys: Sequence[str], path: Path) -> Path | None:
-    """One panel per metric over epochs, for the evaluated epochs only."""
+    """One panel per metric over epochs, for the evaluated epochs only; a shaded ±1 std
+    band where the record carries ``<metric>_std``, and the sample count in the title."""
     keys = [k for k in keys if any(k in r for r in history)]
     if not keys:
         return None
@@ -72,8 +73,16 @@ def metric_plot(history: Sequence[dict[str, Any]], keys: Sequence[str], path: Pa
         ax.set_visible(False)
     for ax, key in zip(axes.flat, keys):
         rows = [r for r in history if key in r]
-        ax.plot([r["epoch"] for r in rows], [r[key] for r in rows], "o-", markersize=3)
-        ax.set_title(key, fontsize=10)
+        epochs, values = [r["epoch"] for r in rows], np.array([r[key] for r in rows], dtype=float)
+        ax.plot(epochs, values, "o-", markersize=3)
+        spread = np.array([r.get(f"{key}_std", np.nan) for r in rows], dtype=float)
+        if np.isfinite(spread).any():  # ±1 std band (bootstrap or subset spread)
+            ax.fill_between(epochs, values - spread, values + spread, alpha=0.25, linewidth=0)
+        positive = values[np.isfinite(values)]
+        if positive.size and positive.min() > 0 and positive.max() / positive.min() > 100:
+            ax.set_yscale("log")  # e.g. FID falling from hundreds to single digits
+        n = next((r.get("n_fake") for r in reversed(rows) if "n_fake" in r), None)
+        ax.set_title(key if n is None else f"{key} (n={n})", fontsize=10)
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)
     fig.tight_layout()

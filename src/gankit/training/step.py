@@ -67,6 +67,13 @@ def update_ema(ema: nn.Module, generator: nn.Module, decay: float) -> None:
             ema_buffer.copy_(buffer)
 
 
+def ema_decay_at(decay: float, generator_steps: int) -> float:
+    """``min(decay, (1 + t)/(10 + t))`` after t generator steps (the warm-up of TF's
+    ExponentialMovingAverage): early on the average follows G instead of holding on to
+    the random initial weights for ~1/(1 − decay) steps."""
+    return min(decay, (1.0 + generator_steps) / (10.0 + generator_steps))
+
+
 class AdversarialStep:
     """Callable that performs one training step and returns its statistics as a tensor row."""
 
@@ -82,7 +89,9 @@ class AdversarialStep:
         self.rng = generator
         self.device = device
 
-    def __call__(self, real: torch.Tensor, with_generator_step: bool) -> torch.Tensor:
+    def __call__(self, real: torch.Tensor, with_generator_step: bool, generator_steps: int = 0) -> torch.Tensor:
+        """One D step, and a G step when ``with_generator_step``; ``generator_steps`` (G steps
+        taken so far) sets the EMA warm-up."""
         m, objective = self.models, self.objective
         batch = real.shape[0]
         z = sample_latent(batch, self.latent_dim, self.latent_distribution, generator=self.rng, device=self.device)
@@ -112,7 +121,7 @@ class AdversarialStep:
             m.g_optimizer.step()
             m.discriminator.requires_grad_(True)
             if m.generator_ema is not None:
-                update_ema(m.generator_ema, m.generator, self.ema_decay)
+                update_ema(m.generator_ema, m.generator, ema_decay_at(self.ema_decay, generator_steps))
         flag = torch.ones((), device=real.device) if with_generator_step else torch.zeros((), device=real.device)
         return torch.stack([
             loss_real.detach(), loss_fake.detach(), g_loss.detach(),

@@ -20,22 +20,15 @@ import torch
 from gankit.config import Config
 from gankit.data import load_dataset, write_skip_list
 from gankit.errors import ConfigError, GankitError, TrainingDiverged
-from gankit.evaluation import evaluate_generator, quality_key
+from gankit.metrics.select import parse_stop_rule, quality_key
 from gankit.models import build_models
 from gankit.objectives import build_objective
-from gankit.report.grid import save_grid
-from gankit.report.plots import loss_plot, metric_plot, scatter_plot
 from gankit.sampling.latent import sample_latent
 from gankit.training import checkpoint as ckpt
+from gankit.training.hooks import GRID_SAMPLES, PLOT_SAMPLES, EvaluationHook, plot_epoch
 from gankit.training.progress import TrainingProgress
 from gankit.training.rundir import RunPaths, append_record, read_records, truncate_records, write_json
 from gankit.training.step import STAT_NAMES, AdversarialModels, AdversarialStep, make_ema, make_optimizers
-
-PLOT_SAMPLES = 2000
-GRID_SAMPLES = 100
-METRIC_CURVES = ("modes_captured", "high_quality", "curve_distance", "curve_coverage",
-                 "precision", "recall", "energy_distance")
-
 
 class TrainingInterrupted(GankitError):
     """Ctrl-C: a checkpoint was saved at the current step; ``--resume`` continues."""
@@ -93,6 +86,9 @@ class Trainer:
         self.best_key: list[float] | None = None
         self.last_metrics: dict[str, Any] = {}
         self.warnings: list[str] = []
+        self.stop_rule = parse_stop_rule(t.stop_at)
+        self.stopped_by: str = ""
+        self.evaluate = EvaluationHook(self.dataset, config, str(self.device))
         self._stop_requested = False
         if resume:
             self._restore()
@@ -201,7 +197,8 @@ class Trainer:
                 self.permutation = torch.randperm(data.shape[0], generator=self.rng, device=self.device)
             index = self.permutation[self.batch * t.batch_size:(self.batch + 1) * t.batch_size]
             self._set_lr()
-            self.epoch_stats[self.batch] = self.step_fn(data[index], (self.step + 1) % t.n_critic == 0)
+            self.epoch_stats[self.batch] = self.step_fn(data[index], (self.step + 1) % t.n_critic == 0,
+                                                        self.step // t.n_critic)
             self.batch += 1
             self.step += 1
             if self.batch % 50 == 0:
@@ -225,46 +222,28 @@ class Trainer:
         record["g_loss"] = stats[g_rows, 2].mean().item() if bool(g_rows.any()) else float("nan")
         return record
 
-    def _evaluate(self) -> dict[str, Any]:
-        return evaluate_generator(self.sampling_generator, self.dataset, self.config.model,
-                                  self.config.eval, device=str(self.device))
-
-    def _plot_samples(self) -> None:
-        net = self.sampling_generator
-        was_training = net.training
-        net.eval()
-        with torch.no_grad():
-            fake = net(self.fixed_latents).float().cpu().numpy()
-        net.train(was_training)
-        path = self.paths.samples / f"epoch_{self.epoch:04d}.png"
-        if self.dataset.kind == "images":
-            save_grid(torch.from_numpy(fake[:GRID_SAMPLES]), path, nrow=10,
-                      title=f"{self.config.data.name} - epoch {self.epoch}")
-        else:
-            scatter_plot(self.dataset.tensor[:PLOT_SAMPLES].numpy(), fake, path,
-                         title=f"{self.config.data.name} · epoch {self.epoch}")
-
     def _after_epoch(self, records: list[dict[str, Any]]) -> None:
         c = self.config
         last = self.epoch == c.train.epochs
         record = self._epoch_record()
         if _due(self.epoch, c.eval.every, last):
-            metrics = self._evaluate()
+            metrics = self.evaluate(self.sampling_generator, self.models.discriminator)
             record.update(metrics)
             self.last_metrics = metrics
-            key = list(quality_key(metrics))
+            key = quality_key(metrics, c.eval.select, c.objective.name)
             if key and (self.best_key is None or key > self.best_key):
                 self.best_key = key
                 ckpt.save_checkpoint({**self.state_dict(), "metrics": metrics}, self.paths.checkpoints / "best.pt")
+            if self.stop_rule is not None and self.stop_rule.reached(metrics):
+                self.stopped_by = f"{self.stop_rule} reached at epoch {self.epoch}"
+                record["stopped_by"] = self.stopped_by
         append_record(self.paths.metrics, record)
         records.append(record)
         if _due(self.epoch, c.train.sample_every, last):
-            self._plot_samples()
-            loss_plot(records, self.paths.plots / "losses.png",
-                      title=f"{c.data.name} · {c.objective.name} · losses per epoch")
-            metric_plot(records, METRIC_CURVES, self.paths.plots / "metrics.png")
+            plot_epoch(self.sampling_generator, self.fixed_latents, self.dataset, c, self.epoch, records,
+                       self.paths.samples, self.paths.plots)
         every = c.train.checkpoint_every
-        if _due(self.epoch, every, last):
+        if _due(self.epoch, every, last or bool(self.stopped_by)):
             self.save(epoch_file=every > 0 and self.epoch % every == 0)
 
     def _request_stop(self, signum, frame) -> None:  # noqa: ARG002 - signal handler signature
@@ -281,7 +260,7 @@ class Trainer:
         try:
             with progress:
                 progress.update(self.step)
-                while self.epoch < self.config.train.epochs:
+                while self.epoch < self.config.train.epochs and not self.stopped_by:
                     self.run_epoch(progress)
                     self.epoch += 1
                     self.batch = 0
@@ -297,5 +276,7 @@ class Trainer:
             if on_main:
                 signal.signal(signal.SIGINT, previous)
         final = {**self.last_metrics, "epoch": self.epoch, "step": self.step, "train_seconds": round(self.elapsed, 2)}
+        if self.stopped_by:
+            final["stopped_by"] = self.stopped_by
         write_json(self.paths.final_metrics, final)
         return final

@@ -1,0 +1,82 @@
+"""Sets of images to score against each other (``gankit eval --real PATH --fake PATH``):
+a folder of images (e.g. the course platform's ``0.png … 9999.png``), a ``.npz`` file
+(``gankit sample -o x.npz``, or any uint8 array of shape (N, H, W), (N, H, W, C) or
+(N, C, H, W)), or ``mnist`` for the bundled MNIST sample.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from gankit.data.folder import load_folder, scan_folder
+from gankit.errors import DataError
+
+
+def load_image_set(path: str | Path, *, channels: int, image_size: int | None = None) -> torch.Tensor:
+    """Images (N, channels, S, S) float32 in [−1, 1]; S is ``image_size``, or the size of the
+    images themselves when None (the first image's larger side, for a folder)."""
+    if str(path) == "mnist":
+        from gankit.data.mnist import load_mnist
+
+        return _resize(load_mnist().tensor, channels, image_size)
+    path = Path(path)
+    if path.suffix == ".npz":
+        return _resize(_read_npz(path), channels, image_size)
+    if not path.is_dir():
+        raise DataError(f"{path}: not found; give a folder of images, a .npz file, or 'mnist'")
+    size = image_size or _native_size(path)
+    dataset = load_folder(path, channels=channels, image_size=size, use_cache=False)
+    if dataset.skipped:
+        print(f"warning: {len(dataset.skipped)} files under {path} skipped (e.g. {dataset.skipped[0][0]}: "
+              f"{dataset.skipped[0][1]})")
+    return dataset.tensor
+
+
+def _read_npz(path: Path) -> torch.Tensor:
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            key = "images" if "images" in archive.files else (archive.files[0] if len(archive.files) == 1 else None)
+            if key is None:
+                raise DataError(f"{path}: holds {archive.files}; expected one array, or one named 'images'")
+            images = archive[key]
+    except (OSError, ValueError, zipfile.BadZipFile) as error:
+        raise DataError(f"{path}: cannot read as .npz ({error})") from None
+    if images.ndim == 3:
+        images = images[:, None]
+    elif images.ndim == 4 and images.shape[-1] in (1, 3) and images.shape[1] not in (1, 3):
+        images = images.transpose(0, 3, 1, 2)
+    if images.ndim != 4 or images.shape[1] not in (1, 3) or images.shape[0] == 0:
+        raise DataError(f"{path}: images of shape {images.shape}; expected (N, H, W), (N, H, W, C) or (N, C, H, W)")
+    tensor = torch.from_numpy(np.ascontiguousarray(images))
+    if tensor.dtype == torch.uint8:
+        return tensor.float().div_(127.5).sub_(1.0)
+    tensor = tensor.float()
+    low, high = float(tensor.min()), float(tensor.max())
+    if low >= -1.0 and high <= 1.0:
+        return tensor if low < 0 else tensor.mul(2).sub_(1)  # [−1, 1] as is; [0, 1] stretched
+    return tensor.div(127.5).sub_(1.0)  # 0..255 floats
+
+
+def _resize(images: torch.Tensor, channels: int, size: int | None) -> torch.Tensor:
+    if images.shape[1] != channels:
+        images = images.mean(dim=1, keepdim=True) if channels == 1 else images.expand(-1, 3, -1, -1)
+    if size is not None and tuple(images.shape[2:]) != (size, size):
+        images = torch.nn.functional.interpolate(images, size=(size, size), mode="bilinear",
+                                                 antialias=size < images.shape[2], align_corners=False)
+    return images.contiguous()
+
+
+def _native_size(folder: Path) -> int:
+    layout = scan_folder(folder)
+    for name in layout.images[:20]:
+        try:
+            with Image.open(folder / name) as image:
+                return max(image.size)
+        except OSError:
+            continue
+    raise DataError(f"{folder}: no readable image among the first files; is it the right folder?")

@@ -1,0 +1,68 @@
+"""What the trainer does between epochs besides stepping: evaluate, draw pictures.
+
+Each hook takes what it needs from the trainer's state and writes into the run folder;
+the trainer decides when they are due.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from gankit.data.base import Dataset
+from gankit.evaluation import Scorer
+from gankit.report.grid import save_grid
+from gankit.report.plots import loss_plot, metric_plot, scatter_plot
+
+PLOT_SAMPLES = 2000
+GRID_SAMPLES = 100
+METRIC_CURVES = ("fid", "kid", "precision", "recall", "density", "coverage", "classes_covered", "class_kl",
+                 "modes_covered", "modes_kl", "inception_score", "modes_captured", "high_quality",
+                 "curve_distance", "curve_coverage", "energy_distance", "s1", "s2", "s3", "score")
+
+
+class EvaluationHook:
+    """Scores the sampling generator; the scorer (feature extractor, real features) is built
+    at the first evaluation, and each distinct warning is printed once but kept in every record."""
+
+    def __init__(self, dataset: Dataset, config, device: str):
+        self.dataset, self.config, self.device = dataset, config, device
+        self._scorer: Scorer | None = None
+        self._warned: set[str] = set()
+
+    def __call__(self, generator_net: nn.Module, discriminator: nn.Module) -> dict[str, Any]:
+        if self._scorer is None:
+            self._scorer = Scorer(self.dataset, self.config, device=self.device)
+            if self._scorer.note:
+                print(f"note: {self._scorer.note}", file=sys.stderr)
+        metrics = self._scorer.score(generator_net, discriminator)
+        warnings = metrics.pop("warnings", [])
+        for warning in warnings:
+            if warning not in self._warned:
+                self._warned.add(warning)
+                print(f"\nwarning: {warning}", file=sys.stderr)
+        return {**metrics, "warnings": warnings} if warnings else metrics
+
+
+@torch.no_grad()
+def plot_epoch(generator_net: nn.Module, fixed_latents: torch.Tensor, dataset: Dataset, config,
+               epoch: int, records: list[dict[str, Any]], samples_dir: Path, plots_dir: Path) -> None:
+    """``samples/epoch_NNNN.png`` (a grid of the fixed latents, or generated points over real
+    ones), ``plots/losses.png`` and ``plots/metrics.png``."""
+    was_training = generator_net.training
+    generator_net.eval()
+    fake = generator_net(fixed_latents).float().cpu()
+    generator_net.train(was_training)
+    path = samples_dir / f"epoch_{epoch:04d}.png"
+    if dataset.kind == "images":
+        save_grid(fake[:GRID_SAMPLES], path, nrow=10, title=f"{config.data.name} - epoch {epoch}")
+    else:
+        scatter_plot(dataset.tensor[:PLOT_SAMPLES].numpy(), fake.numpy(), path,
+                     title=f"{config.data.name} · epoch {epoch}")
+    loss_plot(records, plots_dir / "losses.png",
+              title=f"{config.data.name} · {config.objective.name} · losses per epoch")
+    metric_plot(records, METRIC_CURVES, plots_dir / "metrics.png")
