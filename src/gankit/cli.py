@@ -53,30 +53,93 @@ def sample(
                                 help="Points: a .csv or .npy file. Images: a folder (0.png ... N-1.png) or a .npz file."),
     seed: Optional[int] = typer.Option(None, help="Latent seed (default: the run's sample.seed)."),
     checkpoint: str = typer.Option("last", help="last, best, or a .pt path."),
+    truncation: Optional[float] = typer.Option(None, help="Truncated latents: redraw components with |z| > τ."),
+    drs: bool = typer.Option(False, "--drs", help="Keep only samples accepted by Discriminator Rejection Sampling."),
+    drs_gamma_percentile: Optional[float] = typer.Option(
+        None, help="DRS γ: this percentile of F per batch (default: sample.drs_gamma_percentile, 95)."),
+    drs_finetune_steps: Optional[int] = typer.Option(None, help="Fine-tune a copy of D this many steps first."),
 ) -> None:
-    """Draw N samples from a trained generator and write them to disk, batched."""
+    """Draw N samples from a trained generator and write them to disk, batched (optionally truncated or DRS-filtered)."""
     from gankit.run import load_run
 
     if n < 1:
         raise ConfigError(f"-n: must be at least 1, got {n}")
-    path = load_run(run_dir, checkpoint).export(n, output, seed=seed)
+    if not drs and (drs_gamma_percentile is not None or drs_finetune_steps is not None):
+        raise ConfigError("--drs-gamma-percentile and --drs-finetune-steps need --drs")
+    settings = {key: value for key, value in {"drs_gamma_percentile": drs_gamma_percentile,
+                                              "drs_finetune_steps": drs_finetune_steps}.items() if value is not None}
+    run = load_run(run_dir, checkpoint)
+    path = run.export(n, output, seed=seed, truncation=truncation, drs=drs, **settings)
     out.print(f"wrote {n} samples to {path}")
+    if drs:
+        report = run.drs_report
+        out.print(f"DRS: accepted {report['drs_acceptance_rate']:.1%} of {report['drs_proposed']} proposals, "
+                  f"{report['drs_accepted_per_second']:.0f} accepted samples/s; γ = {report['drs_gamma']}; "
+                  f"ratio estimate: {report['drs_ratio_estimate']}")
+
+
+@app.command()
+def interpolate(
+    run_dir: Path = typer.Argument(..., help=RUN_HELP),
+    output: Path = typer.Option(..., "--output", "-o", help="PNG file to write."),
+    rows: int = typer.Option(8, help="How many interpolations (one per row, or one path each for 2D points)."),
+    steps: int = typer.Option(10, help="Points along each interpolation, ends included."),
+    method: str = typer.Option("slerp", help="linear or slerp (spherical; keeps Gaussian latents typical)."),
+    seed: int = typer.Option(0, help="Seed of the end-point latents."),
+    checkpoint: str = typer.Option("last", help="last, best, or a .pt path."),
+) -> None:
+    """Write a grid of interpolations between random latents (images), or their paths over the data (2D points)."""
+    from gankit.run import load_run
+
+    path = load_run(run_dir, checkpoint).interpolate(output, rows=rows, steps=steps, method=method, seed=seed)
+    out.print(f"wrote {path}")
 
 
 @app.command("eval")
 def evaluate(
-    run_dir: Path = typer.Argument(..., help=RUN_HELP),
+    run_dir: Optional[Path] = typer.Argument(None, help=RUN_HELP + " Omit it to score --real against --fake."),
+    n: Optional[int] = typer.Option(None, "--n", "-n", help="Generated samples to score (default: the run's eval.n)."),
     json_path: Optional[Path] = typer.Option(None, "--json", help="Also write the metrics as flat JSON here."),
-    n_samples: Optional[int] = typer.Option(None, "--n-samples", "-n", help="Generated samples to score."),
     seed: Optional[int] = typer.Option(None, help="Evaluation seed (default: the run's eval.seed)."),
     checkpoint: str = typer.Option("last", help="last, best, or a .pt path."),
+    real: Optional[str] = typer.Option(None, "--real", help="Real images: a folder, a .npz file, or 'mnist'."),
+    fake: Optional[str] = typer.Option(None, "--fake", help="Generated images: a folder or a .npz file."),
+    evaluator: Optional[Path] = typer.Option(None, "--evaluator",
+                                             help="Feature network from `gankit evaluator train` (default: the "
+                                                  "shipped MNIST evaluator for MNIST-like data)."),
+    inception_weights: Optional[Path] = typer.Option(None, "--inception-weights",
+                                                     help="Score in Inception-v3 space with this FID weights file "
+                                                          "(pt_inception-2015-12-05-6726825d.pth)."),
+    drs: bool = typer.Option(False, "--drs", help="Also score as many DRS-accepted samples, beside the plain ones."),
 ) -> None:
-    """Score a trained generator with the metrics that fit its data."""
-    from gankit.run import load_run
+    """Score a trained generator with every metric that fits its data, or two image sets.
 
-    run = load_run(run_dir, checkpoint)
-    metrics = run.evaluate(n_samples=n_samples, seed=seed)
-    _print_metrics(metrics, title=f"metrics · {run.path} · {run.checkpoint.name}")
+    2D points: shape scores and precision/recall/density/coverage. Images: FID (with a bootstrap spread), KID, precision/recall/density/coverage, Inception Score and classes covered, in the evaluator's feature space; Stacked MNIST: modes covered of 1,000; the boundary objective adds s1, s2, s3 and score.
+    """
+    from gankit.config import EvalConfig, coerce_config
+
+    settings = {"n": n, "seed": seed, "evaluator": evaluator, "inception_weights": inception_weights,
+                "features": "inception" if inception_weights else None}
+    overrides = [f"eval.{key}={value}" for key, value in settings.items() if value is not None]
+    if run_dir is None:
+        if not (real and fake):
+            raise ConfigError("give a run folder, or both --real PATH and --fake PATH")
+        if drs:
+            raise ConfigError("--drs needs a run folder (its discriminator filters the samples)")
+        from gankit.evaluation import score_paths
+
+        eval_config = coerce_config(None, overrides).eval if overrides else EvalConfig()
+        metrics = score_paths(real, fake, eval_config)
+        title = f"metrics · {fake} vs {real}"
+    else:
+        if real or fake:
+            raise ConfigError("--real/--fake score two image sets; they cannot be combined with a run folder")
+        from gankit.run import load_run
+
+        run = load_run(run_dir, checkpoint)
+        metrics = run.evaluate(drs=drs, **{key: value for key, value in settings.items() if value is not None})
+        title = f"metrics · {run.path} · {run.checkpoint.name}"
+    _print_metrics(metrics, title=title)
     if json_path is not None:
         json_path.parent.mkdir(parents=True, exist_ok=True)
         json_path.write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
@@ -105,13 +168,42 @@ def show_config(
     print(load_config(target, list(overrides or [])).to_toml(), end="")
 
 
+def _format(metrics: dict, key: str) -> str:
+    value, spread = metrics.get(key), metrics.get(f"{key}_std")
+    if value is None:
+        return ""
+    text = f"{value:.4g}" if isinstance(value, float) else str(value)
+    return text if spread is None else f"{text} ± {spread:.2g}"
+
+
 def _print_metrics(metrics: dict, title: str) -> None:
+    """Metric ± spread where a ``<metric>_std`` exists; DRS results (``drs_`` keys) in a
+    second column beside the plain ones; warnings below the table."""
     if not metrics:
         return
-    table = Table("metric", "value", title=title, box=None, title_justify="left")
+    paired = any(key.startswith("drs_") and key[4:] in metrics for key in metrics)
+    table = Table("metric", "plain", "DRS", title=title, box=None, title_justify="left") if paired \
+        else Table("metric", "value", title=title, box=None, title_justify="left")
     for key, value in metrics.items():
-        table.add_row(key, f"{value:.4g}" if isinstance(value, float) else str(value))
+        if key == "warnings" or (key.endswith("_std") and key[:-4] in metrics) or (paired and key.startswith("drs_")):
+            continue
+        table.add_row(key, _format(metrics, key), *([_format(metrics, f"drs_{key}")] if paired else []))
+    if paired:
+        for key in [k for k in metrics if k.startswith("drs_") and k[4:] not in metrics and not k.endswith("_std")]:
+            table.add_row(key, "", _format(metrics, key))
     out.print(table)
+    for warning in metrics.get("warnings") or []:
+        err.print(f"[yellow]warning:[/yellow] {warning}")
+
+
+def _register_subcommands() -> None:
+    from gankit.cli_evaluator import evaluator_app
+
+    app.add_typer(evaluator_app, name="evaluator", help="Train the evaluator networks that give image metrics "
+                                                         "their feature space.")
+
+
+_register_subcommands()
 
 
 def main() -> None:

@@ -13,7 +13,7 @@ from torch import nn
 from gankit.config import Config, coerce_config, config_from_dict, load_config
 from gankit.data import Dataset, load_dataset
 from gankit.errors import GankitError
-from gankit.evaluation import evaluate_generator
+from gankit.evaluation import Scorer
 from gankit.models import build_models
 from gankit.sampling.export import save_points
 from gankit.sampling.generate import generate
@@ -38,6 +38,8 @@ class Run:
         self.generator = generator
         self.discriminator = discriminator
         self.checkpoint = checkpoint
+        self.drs_report: dict[str, Any] = {}
+        self.drs_discriminator: nn.Module | None = None
 
     def __repr__(self) -> str:
         return f"Run('{self.path}', data={self.config.data.name}, objective={self.config.objective.name})"
@@ -50,7 +52,7 @@ class Run:
     @property
     def metrics(self) -> dict[str, Any]:
         """The latest evaluated metrics (the final ones once training has finished)."""
-        evaluated = [r for r in self.history if "precision" in r]
+        evaluated = [r for r in self.history if "n_fake" in r or "s1" in r]
         if not evaluated:
             return {}
         return {k: v for k, v in evaluated[-1].items() if k not in TRAINING_LOG_KEYS}
@@ -60,36 +62,99 @@ class Run:
         return load_dataset(self.config.data)
 
     def _draw(self, count: int, latent_generator: torch.Generator, batch_size: int | None = None,
-              progress=None) -> torch.Tensor:
+              progress=None, truncation: float | None = None) -> torch.Tensor:
+        τ = self.config.sample.truncation if truncation is None else truncation
         return generate(
             self.generator, count, latent_dim=self.config.model.latent_dim,
             distribution=self.config.model.latent_distribution, generator=latent_generator,
             batch_size=batch_size or self.config.sample.batch_size, on_batch=progress,
+            truncation=τ if τ > 0 else None,
         )
 
-    def sample(self, n: int, *, seed: int | None = None, batch_size: int | None = None,
-               progress=None) -> torch.Tensor:
-        """``n`` generated samples as a CPU tensor, reproducible for a given ``seed``."""
+    def sample(self, n: int, *, seed: int | None = None, batch_size: int | None = None, progress=None,
+               truncation: float | None = None, drs: bool = False, **drs_settings: Any) -> torch.Tensor:
+        """``n`` generated samples as a CPU tensor, reproducible for a given ``seed``.
+
+        ``truncation`` τ > 0 draws truncated latents (default ``sample.truncation``). ``drs=True``
+        keeps only samples accepted by Discriminator Rejection Sampling, with the run's
+        ``sample.drs_*`` settings (override any as keywords, e.g. ``drs_gamma_percentile=80``);
+        its statistics are then in :attr:`drs_report` and a fine-tuned D in :attr:`drs_discriminator`.
+        """
         seed = self.config.sample.seed if seed is None else seed
-        return self._draw(n, torch.Generator().manual_seed(seed), batch_size, progress)
+        if drs:
+            return self._drs(n, seed, truncation, progress, drs_settings)
+        if drs_settings:
+            raise GankitError(f"{', '.join(drs_settings)}: DRS settings need drs=True")
+        return self._draw(n, torch.Generator().manual_seed(seed), batch_size, progress, truncation)
 
-    def export(self, n: int, output: str | Path, *, seed: int | None = None, progress: bool = True) -> Path:
+    def _drs(self, n: int, seed: int, truncation: float | None, progress, settings: dict[str, Any]) -> torch.Tensor:
+        from gankit.sampling.drs_run import drs_sample
+
+        config = coerce_config(self.config, [f"sample.{key}={value}" for key, value in settings.items()])
+        latent_generator = torch.Generator().manual_seed(seed)
+
+        def draw(count: int) -> torch.Tensor:
+            return self._draw(count, latent_generator, count, truncation=truncation)
+
+        samples, self.drs_report, self.drs_discriminator = drs_sample(
+            draw, self.discriminator, config, n, real=self.dataset.tensor, seed=seed, progress=bool(progress))
+        return samples
+
+    def export(self, n: int, output: str | Path, *, seed: int | None = None, progress: bool = True,
+               truncation: float | None = None, drs: bool = False, **drs_settings: Any) -> Path:
         """Write ``n`` samples: points to ``.csv``/``.npy``; images to a folder of
-        ``0.png … {n-1}.png`` (the course platform's layout) or a ``.npz`` file."""
-        if len(self.sample_shape) != 3:
-            return save_points(self.sample(n, seed=seed), Path(output))
+        ``0.png … {n-1}.png`` (the course platform's layout) or a ``.npz`` file. With
+        ``drs=True`` the accepted samples are written, and a fine-tuned discriminator (if
+        any) is saved beside them as ``<output>.drs-discriminator.pt``."""
+        output = Path(output)
+        if drs or len(self.sample_shape) != 3:
+            samples = self.sample(n, seed=seed, truncation=truncation, drs=drs, progress=progress if drs else None,
+                                  **drs_settings)
+            if drs and self.drs_discriminator is not None:
+                torch.save(self.drs_discriminator.state_dict(),
+                           output.with_name(output.name + ".drs-discriminator.pt"))
+            if len(self.sample_shape) != 3:
+                return save_points(samples, output)
+            batches = iter(samples.split(self.config.sample.batch_size))
+            return export_samples(lambda count: next(batches), n, output,
+                                  batch_size=self.config.sample.batch_size, progress=False)
         latent_generator = torch.Generator().manual_seed(self.config.sample.seed if seed is None else seed)
-        return export_samples(lambda count: self._draw(count, latent_generator, count), n, Path(output),
-                              batch_size=self.config.sample.batch_size, progress=progress)
+        return export_samples(lambda count: self._draw(count, latent_generator, count, truncation=truncation),
+                              n, output, batch_size=self.config.sample.batch_size, progress=progress)
 
-    def evaluate(self, n_samples: int | None = None, seed: int | None = None) -> dict[str, Any]:
-        """Score the generator now with the run's eval settings (optionally overridden)."""
-        eval_config = self.config.eval
-        if n_samples is not None or seed is not None:
-            from dataclasses import replace
-            eval_config = replace(eval_config, n_samples=n_samples or eval_config.n_samples,
-                                  seed=eval_config.seed if seed is None else seed)
-        return evaluate_generator(self.generator, self.dataset, self.config.model, eval_config)
+    def interpolate(self, output: str | Path, *, rows: int = 8, steps: int = 10, method: str = "slerp",
+                    seed: int = 0) -> Path:
+        """Write a PNG of ``rows`` interpolations of ``steps`` samples between random latents:
+        an image grid (one interpolation per row) or, for 2D points, paths over the data."""
+        from gankit.sampling.interpolate import interpolate, save_interpolation
+
+        τ = self.config.sample.truncation
+        samples = interpolate(self.generator, self.config.model.latent_dim, rows=rows, steps=steps, method=method,
+                              distribution=self.config.model.latent_distribution, seed=seed,
+                              truncation=τ if τ > 0 else None)
+        background = None if len(self.sample_shape) == 3 else self.dataset.tensor[:2000]
+        return save_interpolation(samples, output, title=f"{self.path.name} · {method} interpolation",
+                                  background=background)
+
+    def evaluate(self, n: int | None = None, seed: int | None = None, *, drs: bool = False,
+                 **eval_overrides: Any) -> dict[str, Any]:
+        """Score the generator now with the run's ``eval`` settings; ``n``, ``seed`` and any
+        other ``eval`` field (e.g. ``evaluator="my.pt"``, ``k=3``) override them for this call.
+        Image metrics carry a ``warnings`` list (empty when every number had enough samples).
+        ``drs=True`` also scores as many DRS-accepted samples: their metrics come with a
+        ``drs_`` prefix beside the plain ones, with the acceptance statistics."""
+        settings = {key: value for key, value in {"n": n, "seed": seed, **eval_overrides}.items() if value is not None}
+        config = coerce_config(self.config, [f"eval.{key}={value}" for key, value in settings.items()])
+        scorer = Scorer(self.dataset, config)
+        if scorer.note:
+            raise GankitError(scorer.note)
+        metrics = scorer.score(self.generator, self.discriminator)
+        if drs:
+            accepted = self.sample(config.eval.n, seed=config.eval.seed, drs=True, progress=True)
+            drs_metrics = scorer.score(self.generator, self.drs_discriminator or self.discriminator, fake=accepted)
+            metrics.update({f"drs_{key}": value for key, value in drs_metrics.items() if key != "warnings"})
+            metrics.update(self.drs_report)
+        return metrics
 
 
 def load_run(path: str | Path, checkpoint: str = "last") -> Run:
