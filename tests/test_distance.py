@@ -13,7 +13,8 @@ import pytest
 import torch
 
 import gankit.metrics.prdc  # noqa: F401  (the module, not the re-exported function)
-from gankit.metrics.distance import ExactSquares, Sketch, pair_squared_bounds
+from gankit.metrics.exact import ExactSquares, pair_squared_bounds
+from gankit.metrics.sketch import Sketch
 
 prdc_module = sys.modules["gankit.metrics.prdc"]
 

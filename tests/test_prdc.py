@@ -16,8 +16,9 @@ from prdc import compute_prdc
 
 import gankit.metrics.prdc  # noqa: F401
 from gankit.errors import DataError
-from gankit.metrics.distance import Sketch
+from gankit.metrics import prdc_passes
 from gankit.metrics.prdc import nearest_neighbour_radii, prdc
+from gankit.metrics.sketch import Sketch
 
 prdc_module = sys.modules["gankit.metrics.prdc"]
 KEYS = ("precision", "recall", "density", "coverage")
@@ -198,8 +199,8 @@ def test_results_do_not_depend_on_the_sketch_format(monkeypatch, dim):
 
 
 def test_topk_widening_path(monkeypatch):
-    monkeypatch.setattr(prdc_module, "PAD", 0)
-    monkeypatch.setattr(prdc_module, "GROUP", 4)
+    monkeypatch.setattr(prdc_passes, "PAD", 0)
+    monkeypatch.setattr(prdc_passes, "GROUP", 4)
     rng = np.random.default_rng(8)
     real = np.concatenate([rng.normal(size=(150, 20))] * 3)  # triplicates: k=5 radii need width
     assert_matches(real, rng.normal(size=(170, 20)), 5, chunk_size=64)
@@ -242,7 +243,7 @@ def test_restores_threads_and_matmul_precision(monkeypatch):
         def broken(*args):
             raise RuntimeError("boom")
 
-        monkeypatch.setattr(prdc_module, "_cross", broken)
+        monkeypatch.setattr(prdc_module, "cross_tasks", broken)
         with pytest.raises(RuntimeError, match="boom"):
             prdc(torch.randn(50, 3), torch.randn(40, 3))
         assert torch.get_num_threads() == threads
