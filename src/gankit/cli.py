@@ -42,7 +42,9 @@ def train(
         overrides.append("train.progress=false")
     run = train_run(target, overrides=overrides, out=out_dir, resume=resume, force=force)
     _print_metrics(run.metrics, title=f"final metrics · {run.path}")
-    out.print(f"run folder: [bold]{run.path}[/bold]  (samples/, plots/losses.png, metrics.jsonl, final_metrics.json)")
+    written = [name for name in ("samples/", "plots/losses.png", "plots/metrics.png", "metrics.jsonl",
+                                 "final_metrics.json", "checkpoints/best.pt") if (run.path / name).exists()]
+    out.print(f"run folder: [bold]{run.path}[/bold]  ({', '.join(written)})")
 
 
 @app.command()

@@ -10,6 +10,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 
 def _save(fig, path: Path) -> Path:
@@ -60,6 +61,11 @@ def loss_plot(history: Sequence[dict[str, Any]], path: Path, title: str = "Losse
     return _save(fig, path)
 
 
+# Distances that may fall over orders of magnitude (log axis then), and whole-number counts.
+LOG_SCALE_OK = frozenset({"fid", "kid", "energy_distance", "curve_distance", "class_kl", "modes_kl"})
+COUNT_METRICS = frozenset({"classes_covered", "modes_covered", "modes_captured"})
+
+
 def metric_plot(history: Sequence[dict[str, Any]], keys: Sequence[str], path: Path) -> Path | None:
     """One panel per metric over epochs, for the evaluated epochs only; a shaded ±1 std
     band where the record carries ``<metric>_std``, and the sample count in the title."""
@@ -79,8 +85,10 @@ def metric_plot(history: Sequence[dict[str, Any]], keys: Sequence[str], path: Pa
         if np.isfinite(spread).any():  # ±1 std band (bootstrap or subset spread)
             ax.fill_between(epochs, values - spread, values + spread, alpha=0.25, linewidth=0)
         positive = values[np.isfinite(values)]
-        if positive.size and positive.min() > 0 and positive.max() / positive.min() > 100:
+        if key in LOG_SCALE_OK and positive.size and positive.min() > 0 and positive.max() / positive.min() > 100:
             ax.set_yscale("log")  # e.g. FID falling from hundreds to single digits
+        if key in COUNT_METRICS:
+            ax.yaxis.set_major_locator(MaxNLocator(integer=True))
         n = next((r.get("n_fake") for r in reversed(rows) if "n_fake" in r), None)
         ax.set_title(key if n is None else f"{key} (n={n})", fontsize=10)
         ax.set_xlabel("epoch")
