@@ -13,7 +13,6 @@ trainer can evaluate every few epochs without recomputing them.
 
 from __future__ import annotations
 
-import sys
 from typing import Any, Protocol
 
 import torch
@@ -174,12 +173,3 @@ def boundary_for(discriminator: nn.Module, real: Tensor, fake: Tensor, pack: int
     real_probs = discriminator_probs(discriminator, real, pack, device)
     fake_probs = discriminator_probs(discriminator, fake, pack, device)
     return boundary_scores(real_probs, fake_probs, (real[: len(real_probs)] + 1) / 2, (fake[: len(fake_probs)] + 1) / 2)
-
-
-def evaluate_generator(generator_net: nn.Module, dataset: Dataset, config, device: str = "cpu",
-                       discriminator: nn.Module | None = None) -> dict[str, Any]:
-    """One-off scoring (builds a :class:`Scorer`); prints why when images have no feature space."""
-    scorer = Scorer(dataset, config, device)
-    if scorer.note:
-        print(f"note: {scorer.note}", file=sys.stderr)
-    return scorer.score(generator_net, discriminator)
