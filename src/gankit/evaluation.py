@@ -113,6 +113,7 @@ class Scorer:
         self.device = device
         self._real: FeatureSet | None = None
         self._extractor: FeatureExtractor | None = None
+        self.per_channel = dataset.name == "stacked-mnist"  # each channel is one digit
         self.note = ""
         if dataset.kind == "images":
             self._extractor = load_extractor(config.eval, dataset.name, device)
@@ -125,7 +126,7 @@ class Scorer:
     def _real_features(self) -> FeatureSet:
         if self._real is None:
             images = self.real_images(self.config.eval.n)
-            self._real = extract(self._extractor, images, self.dataset.name == "stacked-mnist")
+            self._real = extract(self._extractor, images, self.per_channel)
         return self._real
 
     def score(self, generator_net: nn.Module | None, discriminator: nn.Module | None = None, *,
@@ -143,7 +144,7 @@ class Scorer:
         elif self._extractor is None:
             scores = {}
         else:
-            fake_set = extract(self._extractor, fake, self.dataset.name == "stacked-mnist")
+            fake_set = extract(self._extractor, fake, self.per_channel)
             scores = {"features": self._extractor.name,
                       **score_features(self._real_features(), fake_set, **_feature_options(e))}
         if discriminator is not None and self.config.objective.name == "boundary" and fake.ndim == 4:
