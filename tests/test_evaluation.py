@@ -81,13 +81,16 @@ def test_stop_at_ends_training_after_the_first_passing_evaluation(tmp_path, tiny
     assert torch.load(run.path / "checkpoints" / "last.pt", weights_only=True)["epoch"] == 1
 
 
-def test_boundary_objective_reports_seed_000_scores(tmp_path):
-    overrides = MNIST_TINY + ["objective.name=boundary", "train.epochs=1", "model.pack=2"]
+@pytest.mark.parametrize("objective, scored", [("boundary", True), ("bce", True), ("lsgan", False)])
+def test_logit_objectives_report_seed_000_scores(tmp_path, objective, scored):
+    overrides = MNIST_TINY + [f"objective.name={objective}", "train.epochs=1", "model.pack=2"]
     run = gankit.train(None, overrides=overrides, out=tmp_path / "run")
     metrics = run.metrics
-    for key in ("s1", "s2", "s3", "score"):
-        assert 0 <= metrics[key] <= 1, key
-    assert metrics["score"] == pytest.approx(metrics["s1"] * metrics["s2"] * metrics["s3"])
+    assert ("score" in metrics) == scored  # lsgan's D output is not a logit: no probabilities to score
+    if scored:
+        for key in ("s1", "s2", "s3", "score"):
+            assert 0 <= metrics[key] <= 1, key
+        assert metrics["score"] == pytest.approx(metrics["s1"] * metrics["s2"] * metrics["s3"])
 
 
 def test_scorer_without_feature_space_explains(tmp_path):

@@ -120,6 +120,16 @@ def test_collapse_to_one_centre():
     result = mode_metrics(samples, geometry)
     assert result["modes_captured"] == 1 and result["high_quality"] == 1.0
     assert result["mode_counts"][7] == 2500
+    assert result["mode_entropy"] == 0.0
+
+
+def test_mode_entropy_of_even_and_uneven_spreads():
+    geometry = make_toy2d("ring8", 10, seed=0).geometry
+    even = geometry.centers.repeat(100, 1)
+    assert mode_metrics(even, geometry)["mode_entropy"] == pytest.approx(math.log(8))
+    uneven = torch.cat([geometry.centers[:1].repeat(300, 1), geometry.centers[1:2].repeat(100, 1)])
+    shares = torch.tensor([0.75, 0.25], dtype=torch.float64)
+    assert mode_metrics(uneven, geometry)["mode_entropy"] == pytest.approx(float(-(shares * shares.log()).sum()))
 
 
 # ---------------------------------------------------------------- curve metrics
@@ -188,7 +198,7 @@ def test_collapsed_samples_cover_one_bin():
 
 @pytest.mark.parametrize(
     "name, extra",
-    [("ring8", {"modes_captured", "n_modes", "high_quality"}),
+    [("ring8", {"modes_captured", "n_modes", "high_quality", "mode_entropy"}),
      ("spiral", {"curve_distance", "curve_coverage"})],
 )
 def test_evaluate_points_flat_json_dict(name, extra):

@@ -11,11 +11,12 @@ Python API::
 
 from importlib import import_module
 
-__all__ = ["Config", "GankitError", "Run", "load_config", "load_run", "train"]
+__all__ = ["Config", "GankitError", "Run", "compare", "load_config", "load_run", "sweep", "train"]
 __version__ = "0.1.0"
 
 _HOMES = {"Config": "gankit.config", "load_config": "gankit.config", "GankitError": "gankit.errors",
-          "Run": "gankit.run", "load_run": "gankit.run", "train": "gankit.run"}
+          "Run": "gankit.run", "load_run": "gankit.run", "train": "gankit.run",
+          "sweep": "gankit.experiments", "compare": "gankit.experiments"}
 
 
 def __getattr__(name: str):

@@ -43,8 +43,13 @@ def train(
     run = train_run(target, overrides=overrides, out=out_dir, resume=resume, force=force)
     _print_metrics(run.metrics, title=f"final metrics · {run.path}")
     written = [name for name in ("samples/", "plots/losses.png", "plots/metrics.png", "metrics.jsonl",
-                                 "final_metrics.json", "checkpoints/best.pt") if (run.path / name).exists()]
+                                 "final_metrics.json", "checkpoints/best.pt", "tb/") if (run.path / name).exists()]
     out.print(f"run folder: [bold]{run.path}[/bold]  ({', '.join(written)})")
+    for diagnosis in run.diagnostics:
+        out.print(f"[yellow]diagnosis: {diagnosis['kind'].replace('_', ' ')} since epoch {diagnosis['since_epoch']}: "
+                  f"{diagnosis['message']}[/yellow]")
+    if (run.path / "report.html").exists():
+        out.print(f"report: [bold]{run.path / 'report.html'}[/bold]  (open it in a browser)")
 
 
 @app.command()
@@ -170,6 +175,14 @@ def show_config(
     print(load_config(target, list(overrides or [])).to_toml(), end="")
 
 
+@app.command()
+def report(run_dir: Path = typer.Argument(..., help=RUN_HELP)) -> None:
+    """(Re)write RUN/report.html from the run folder's files and print its path (open it in a browser)."""
+    from gankit.report.html import write_report
+
+    print(write_report(run_dir))
+
+
 def _format(metrics: dict, key: str) -> str:
     value, spread = metrics.get(key), metrics.get(f"{key}_std")
     if value is None:
@@ -199,10 +212,16 @@ def _print_metrics(metrics: dict, title: str) -> None:
 
 
 def _register_subcommands() -> None:
+    from gankit.cli_classify import classify
     from gankit.cli_evaluator import evaluator_app
 
     app.add_typer(evaluator_app, name="evaluator", help="Train the evaluator networks that give image metrics "
                                                          "their feature space.")
+    app.command("classify")(classify)
+    from gankit.cli_experiments import compare_command, sweep_command
+
+    app.command("sweep")(sweep_command)
+    app.command("compare")(compare_command)
 
 
 _register_subcommands()

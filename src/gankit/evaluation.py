@@ -2,10 +2,12 @@
 
 2D points are scored in data space against the true shape. Images are scored in a
 feature space: the shipped MNIST evaluator for MNIST-like data, a user's evaluator
-(``eval.evaluator=PATH``, made by ``gankit evaluator train``), or Inception-v3 with
+(``eval.evaluator=PATH``, made by ``gankit evaluator train``), a classifier of
+``gankit classify`` (``eval.features=PATH`` to its best.pt), or Inception-v3 with
 the user's FID weights (``eval.features=inception``). Stacked MNIST is scored per
-channel. With the boundary objective, image runs also get seed 000's s1, s2, s3 and
-score (s3 compares pixels in [0, 1]; it is not defined for 2D points).
+channel. Image runs whose discriminator outputs a logit (``bce`` and ``boundary``) also
+get seed 000's s1, s2, s3 and score, so the original and the boundary objective can be
+compared as in its Figure 1 (s3 compares pixels in [0, 1]; it is not defined for 2D points).
 
 A :class:`Scorer` loads the feature extractor and the real features once, so the
 trainer can evaluate every few epochs without recomputing them.
@@ -18,6 +20,7 @@ from typing import Any, Protocol
 import torch
 from torch import Tensor, nn
 
+from gankit.config.schema import FEATURE_SPACES
 from gankit.data.base import Dataset
 from gankit.errors import ConfigError
 from gankit.metrics.boundary import boundary_scores
@@ -33,6 +36,10 @@ class FeatureExtractor(Protocol):
     name: str
 
     def extract(self, images: Tensor, batch_size: int = ...) -> tuple[Tensor, Tensor]: ...
+
+
+# Objectives whose discriminator output is a logit, so σ(D) is the probability seed 000's scores use.
+LOGIT_OBJECTIVES = ("bce", "boundary")
 
 
 def reference_sample(dataset: Dataset, n: int, seed: int) -> torch.Tensor:
@@ -51,6 +58,8 @@ def load_extractor(eval_config, data_name: str = "mnist", device: str = "cpu") -
         from gankit.metrics.inception import InceptionExtractor, load_inception
 
         return InceptionExtractor(load_inception(eval_config.inception_weights, device=device))
+    if eval_config.features not in FEATURE_SPACES:  # a path: a classifier's best.pt from `gankit classify`
+        return load_evaluator(eval_config.features, device=device)
     if eval_config.evaluator:
         return load_evaluator(eval_config.evaluator, device=device)
     if eval_config.features == "evaluator" or data_name in MNIST_LIKE:
@@ -147,7 +156,7 @@ class Scorer:
             fake_set = extract(self._extractor, fake, self.per_channel)
             scores = {"features": self._extractor.name,
                       **score_features(self._real_features(), fake_set, **_feature_options(e))}
-        if discriminator is not None and self.config.objective.name == "boundary" and fake.ndim == 4:
+        if discriminator is not None and self.config.objective.name in LOGIT_OBJECTIVES and fake.ndim == 4:
             scores.update(boundary_for(discriminator, real, fake, self.config.model.pack, self.device))
         return scores
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from functools import cached_property
 from pathlib import Path
@@ -24,7 +25,8 @@ from gankit.training.rundir import RunPaths, read_records
 
 # Keys of a metrics.jsonl record that describe training, not the evaluation.
 TRAINING_LOG_KEYS = frozenset({"step", "time", "epoch_seconds", "samples_per_second", "d_loss_real",
-                               "d_loss_fake", "g_loss", "d_real_score", "d_fake_score"})
+                               "d_loss_fake", "g_loss", "d_real_score", "d_fake_score",
+                               "d_real_prob", "d_fake_prob", "g_grad_norm", "diagnostics"})
 
 
 class Run:
@@ -48,6 +50,16 @@ class Run:
     def history(self) -> list[dict[str, Any]]:
         """Every record of ``metrics.jsonl``: losses per epoch, metrics where evaluated."""
         return read_records(RunPaths(self.path).metrics)
+
+    @property
+    def diagnostics(self) -> list[dict[str, Any]]:
+        """Problems active at the end of training (mode collapse, D saturation, vanishing G
+        gradients, oscillation), each with ``kind``, ``since_epoch`` and ``message``."""
+        final = RunPaths(self.path).final_metrics
+        if final.exists():
+            return list(json.loads(final.read_text(encoding="utf-8")).get("diagnostics") or [])
+        history = self.history
+        return list(history[-1].get("diagnostics") or []) if history else []
 
     @property
     def metrics(self) -> dict[str, Any]:
@@ -152,9 +164,29 @@ class Run:
         if drs:
             accepted = self.sample(config.eval.n, seed=config.eval.seed, drs=True, progress=True)
             drs_metrics = scorer.score(self.generator, self.drs_discriminator or self.discriminator, fake=accepted)
+            self._save_drs_eval(dict(metrics), drs_metrics, config)
             metrics.update({f"drs_{key}": value for key, value in drs_metrics.items() if key != "warnings"})
             metrics.update(self.drs_report)
         return metrics
+
+    def _save_drs_eval(self, plain: dict[str, Any], drs: dict[str, Any], config: Config) -> None:
+        """``drs_eval.json`` (plain vs DRS metrics, n, seed, settings) and a refreshed report.html."""
+        from dataclasses import asdict
+
+        from gankit.report.html import write_report
+        from gankit.report.html_data import write_drs_eval
+
+        settings = {key: value for key, value in asdict(self.config.sample).items() if key.startswith("drs_")}
+        acceptance = {key: value for key, value in self.drs_report.items() if settings.get(key) != value}
+        write_drs_eval(self.path, plain, drs, n=config.eval.n, seed=config.eval.seed, settings=settings,
+                       acceptance=acceptance)
+        write_report(self.path)
+
+    def report(self) -> Path:
+        """(Re)write ``report.html`` in the run folder from its files; returns its path."""
+        from gankit.report.html import write_report
+
+        return write_report(self.path)
 
 
 def load_run(path: str | Path, checkpoint: str = "last") -> Run:

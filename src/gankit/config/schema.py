@@ -16,6 +16,9 @@ import tomli_w
 from gankit.errors import ConfigError
 
 
+FEATURE_SPACES = ("auto", "evaluator", "inception")  # or the path of a `gankit classify` best.pt
+
+
 def _choice(default: str, *choices: str) -> Any:
     return field(default=default, metadata={"choices": choices})
 
@@ -90,6 +93,8 @@ class TrainConfig:
     seed: int = 0
     device: str = _choice("cpu", "cpu", "auto", "cuda")
     stop_at: str = ""
+    stop_on_collapse: bool = False
+    tensorboard: bool = True
     sample_every: int = 10
     checkpoint_every: int = 10
     keep_checkpoints: int = 3
@@ -102,7 +107,8 @@ class EvalConfig:
 
     Images are scored in the feature space of `features`: ``auto`` is the shipped MNIST
     evaluator for MNIST-like data, the network in `evaluator` when set, and Inception-v3
-    when `features=inception` with `inception_weights` (the FID weights file you have).
+    when `features=inception` with `inception_weights` (the FID weights file you have);
+    `features=PATH` scores in the space of a classifier checkpoint from ``gankit classify``.
     `select` names the metric that picks ``checkpoints/best.pt`` (``auto``: FID for
     images, the shape scores for 2D points, ``score`` for the boundary objective).
     """
@@ -112,7 +118,7 @@ class EvalConfig:
     k: int = 5
     curve_tolerance: float = 0.05
     seed: int = 1234
-    features: str = _choice("auto", "auto", "evaluator", "inception")
+    features: str = "auto"  # one of FEATURE_SPACES, or a path (checked in validate)
     evaluator: str = ""
     inception_weights: str = ""
     select: str = "auto"
@@ -230,6 +236,7 @@ def validate(config: Config) -> Config:
         raise ConfigError(f"objective.gamma: must be in (0, 1], got {config.objective.gamma}")
     if config.eval.bootstrap < 0 or config.eval.bootstrap == 1:
         raise ConfigError(f"eval.bootstrap: resamples for the spreads, 0 (none) or at least 2, got {config.eval.bootstrap}")
+    _check_features(config.eval.features)
     if config.eval.features == "inception" and not config.eval.inception_weights:
         raise ConfigError("eval.inception_weights: eval.features=inception needs the path of the Inception-v3 "
                           "FID weights file (pt_inception-2015-12-05-6726825d.pth); gankit never downloads it")
@@ -246,3 +253,14 @@ def validate(config: Config) -> Config:
     selection_direction(config.eval.select)
     parse_stop_rule(config.train.stop_at)
     return config
+
+
+def _check_features(features: str) -> None:
+    """eval.features is a named feature space or a file path (a classifier's best.pt)."""
+    if features in FEATURE_SPACES or "/" in features or "\\" in features or features.endswith((".pt", ".pth")):
+        return
+    import difflib
+
+    close = difflib.get_close_matches(features, FEATURE_SPACES, n=1)
+    raise ConfigError(f"eval.features: '{features}' is not one of {', '.join(FEATURE_SPACES)} nor a .pt path "
+                      "(a best.pt of `gankit classify`)" + (f"; closest: '{close[0]}'" if close else ""))

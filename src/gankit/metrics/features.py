@@ -5,7 +5,8 @@ all compare images through a fixed network: features (penultimate activations)
 for the distance-based metrics, class probabilities for IS and mode counts.
 Offline, Inception weights are unavailable, so gankit ships a small MNIST
 evaluator (`gankit evaluator train mnist --ship` reproduces it) and loads any
-other one a user trains with `gankit evaluator train`.
+other one a user trains with `gankit evaluator train`, or a classifier checkpoint
+(``best.pt``) of `gankit classify` (see `gankit.classify.extractor`).
 
 An evaluator file is a plain dict that loads with ``torch.load(weights_only=True)``:
 ``{"format": "gankit-evaluator", "version": 1, "state_dict", "config": {in_channels,
@@ -137,6 +138,10 @@ def load_evaluator(path: str | Path | None = None, device: str | torch.device = 
         lines = [line.strip() for line in str(exc).splitlines() if line.strip()] or [type(exc).__name__]
         detail = next((line for line in lines if line.startswith("WeightsUnpickler error")), lines[0])
         raise DataError(f"evaluator file '{path}' cannot be read (truncated, corrupt or unsafe: {detail}); {hint}") from None
+    if isinstance(payload, dict) and payload.get("format") == "gankit-classifier":  # a best.pt of `gankit classify`
+        from gankit.classify.extractor import evaluator_from_payload
+
+        return evaluator_from_payload(payload, path, device)
     if not isinstance(payload, dict) or payload.get("format") != EVALUATOR_FORMAT:
         raise DataError(f"'{path}' is not a gankit evaluator file (format '{EVALUATOR_FORMAT}'); {hint}")
     if payload.get("version") != EVALUATOR_VERSION:

@@ -24,24 +24,28 @@ def mode_metrics(
 ) -> dict:
     """Modes captured and high-quality share of `samples` (N, 2) for a Gaussian mixture.
 
-    Returns `modes_captured`, `n_modes`, `high_quality` (share in [0, 1]) and
-    `mode_counts` (high-quality samples per mode, in the order of `geometry.centers`).
+    Returns `modes_captured`, `n_modes`, `high_quality` (share in [0, 1]),
+    `mode_counts` (high-quality samples per mode, in the order of `geometry.centers`) and
+    `mode_entropy`, the entropy (nats) of every sample's nearest mode: log K when samples
+    spread evenly, 0 when they all sit by one mode (the collapse detector reads it).
     """
     points = as_points(samples).cpu()
     centers = geometry.centers.to(torch.float64).cpu()
     n_modes = centers.shape[0]
     if points.shape[0] == 0:
         return {"modes_captured": 0, "n_modes": n_modes, "high_quality": 0.0,
-                "mode_counts": [0] * n_modes}
+                "mode_counts": [0] * n_modes, "mode_entropy": float("nan")}
     distances = torch.cdist(points, centers, compute_mode="donot_use_mm_for_euclid_dist")
     nearest_distance, nearest_mode = distances.min(dim=1)
     high_quality = nearest_distance <= n_std * geometry.std
     counts = torch.bincount(nearest_mode[high_quality], minlength=n_modes)
+    shares = torch.bincount(nearest_mode, minlength=n_modes).double() / points.shape[0]
     return {
         "modes_captured": int((counts >= min_count).sum()),
         "n_modes": int(n_modes),
         "high_quality": float(high_quality.double().mean()),
         "mode_counts": [int(count) for count in counts],
+        "mode_entropy": float(-torch.xlogy(shares, shares).sum()),
     }
 
 
@@ -99,14 +103,14 @@ def evaluate_points(
 
     Always: `precision`, `recall`, `density`, `coverage` (prdc with k), `energy_distance`,
     `n_real`, `n_fake`, `k`. With a ModeGeometry also `modes_captured`, `n_modes`,
-    `high_quality`; with a CurveGeometry also `curve_distance`, `curve_coverage`.
+    `high_quality`, `mode_entropy`; with a CurveGeometry also `curve_distance`, `curve_coverage`.
     """
     real_points, fake_points = as_points(real), as_points(fake)
     scores: dict[str, float | int] = dict(prdc(real_points, fake_points, k=k))
     scores["energy_distance"] = energy_distance(real_points, fake_points)
     if isinstance(geometry, ModeGeometry):
         modes = mode_metrics(fake_points, geometry)
-        scores.update({key: modes[key] for key in ("modes_captured", "n_modes", "high_quality")})
+        scores.update({key: modes[key] for key in ("modes_captured", "n_modes", "high_quality", "mode_entropy")})
     elif isinstance(geometry, CurveGeometry):
         scores.update(curve_metrics(fake_points, geometry, tolerance=curve_tolerance))
     return scores

@@ -1,4 +1,5 @@
-"""What the trainer does between epochs besides stepping: evaluate, draw pictures.
+"""What the trainer does between epochs besides stepping: evaluate, diagnose, draw pictures,
+refresh the report.
 
 Each hook takes what it needs from the trainer's state and writes into the run folder;
 the trainer decides when they are due.
@@ -16,7 +17,9 @@ from torch import nn
 from gankit.data.base import Dataset
 from gankit.evaluation import Scorer
 from gankit.report.grid import save_grid
+from gankit.report.html import write_report
 from gankit.report.plots import loss_plot, metric_plot, scatter_plot
+from gankit.training.diagnostics import Diagnosis, diagnose
 
 PLOT_SAMPLES = 2000
 GRID_SAMPLES = 100
@@ -66,3 +69,39 @@ def plot_epoch(generator_net: nn.Module, fixed_latents: torch.Tensor, dataset: D
     loss_plot(records, plots_dir / "losses.png",
               title=f"{config.data.name} · {config.objective.name} · losses per epoch")
     metric_plot(records, METRIC_CURVES, plots_dir / "metrics.png")
+
+
+class DiagnosticsHook:
+    """Keeps the problems active at the latest epoch; warns once when a new one begins."""
+
+    def __init__(self, config):
+        self.config = config
+        self.active: list[Diagnosis] = []
+
+    def update(self, records: list[dict[str, Any]], record: dict[str, Any] | None = None,
+               progress=None) -> Diagnosis | None:
+        """Diagnose ``records`` (``record`` is the newest, which gets a ``diagnostics`` list
+        while any problem is active); returns the active mode collapse, if any."""
+        c = self.config
+        found = diagnose(records, select=c.eval.select, objective=c.objective.name,
+                         eval_every=c.eval.every, epochs=c.train.epochs)
+        if record is not None:
+            known = {(d.kind, d.since_epoch) for d in self.active}
+            for diagnosis in found:
+                if (diagnosis.kind, diagnosis.since_epoch) not in known:
+                    if progress is not None and progress.enabled:
+                        progress.log(f"[yellow]warning: {diagnosis}[/yellow]")
+                    else:
+                        print(f"warning: {diagnosis}", file=sys.stderr)
+            if found:
+                record["diagnostics"] = [d.as_dict() for d in found]
+        self.active = found
+        return next((d for d in found if d.kind == "mode_collapse"), None)
+
+
+def write_report_safely(run_dir: Path) -> None:
+    """Refresh ``report.html``; a failure to render the page never stops training."""
+    try:
+        write_report(run_dir)
+    except Exception as error:  # noqa: BLE001 - the run matters more than its page
+        print(f"warning: could not write {Path(run_dir) / 'report.html'}: {error}", file=sys.stderr)

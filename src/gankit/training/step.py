@@ -14,11 +14,16 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from gankit.errors import ConfigError
 from gankit.objectives import Objective, gradient_penalty
 from gankit.sampling.latent import sample_latent
 
-# Columns of the per-step statistics buffer.
-STAT_NAMES = ("d_loss_real", "d_loss_fake", "g_loss", "d_real_score", "d_fake_score", "g_step")
+# Columns of the per-step statistics buffer. ``d_real_prob``/``d_fake_prob``: mean over the
+# batch of p/(p + q) as the discriminator sees it, σ(log-density-ratio estimate), NaN for
+# objectives without one (hinge, wgan-gp, tv); ``g_grad_norm``: the L2 norm of the generator's
+# gradient at its step (0 on steps without one). The diagnostics read these.
+STAT_NAMES = ("d_loss_real", "d_loss_fake", "g_loss", "d_real_score", "d_fake_score", "g_step",
+              "d_real_prob", "d_fake_prob", "g_grad_norm")
 
 
 @dataclass
@@ -88,6 +93,17 @@ class AdversarialStep:
         self.ema_decay = train_config.ema_decay
         self.rng = generator
         self.device = device
+        try:
+            objective.log_density_ratio(torch.zeros(1))
+            self.has_ratio = True
+        except ConfigError:
+            self.has_ratio = False
+
+    def _probability(self, out: torch.Tensor) -> torch.Tensor:
+        """Mean of σ(log p/q) over the batch: the discriminator's belief that a sample is real."""
+        if not self.has_ratio:
+            return torch.full((), float("nan"), device=out.device)
+        return torch.sigmoid(self.objective.log_density_ratio(out.detach().float())).mean()
 
     def __call__(self, real: torch.Tensor, with_generator_step: bool, generator_steps: int = 0) -> torch.Tensor:
         """One D step, and a G step when ``with_generator_step``; ``generator_steps`` (G steps
@@ -112,12 +128,14 @@ class AdversarialStep:
         d_loss.backward()
         m.d_optimizer.step()
 
-        g_loss = torch.zeros((), device=real.device)
+        g_loss = grad_norm = torch.zeros((), device=real.device)
         if with_generator_step:
             m.discriminator.requires_grad_(False)
             g_loss = objective.g_loss(m.discriminator(fake))
             m.g_optimizer.zero_grad(set_to_none=True)
             g_loss.backward()
+            grad_norm = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(
+                [p.grad for p in m.generator.parameters() if p.grad is not None])))
             m.g_optimizer.step()
             m.discriminator.requires_grad_(True)
             if m.generator_ema is not None:
@@ -126,4 +144,5 @@ class AdversarialStep:
         return torch.stack([
             loss_real.detach(), loss_fake.detach(), g_loss.detach(),
             real_out.detach().mean(), fake_out.detach().mean(), flag,
+            self._probability(real_out), self._probability(fake_out), grad_norm.detach(),
         ]).float()

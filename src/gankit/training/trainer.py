@@ -25,10 +25,13 @@ from gankit.models import build_models
 from gankit.objectives import build_objective
 from gankit.sampling.latent import sample_latent
 from gankit.training import checkpoint as ckpt
-from gankit.training.hooks import GRID_SAMPLES, PLOT_SAMPLES, EvaluationHook, plot_epoch
+from gankit.training.hooks import (
+    GRID_SAMPLES, PLOT_SAMPLES, DiagnosticsHook, EvaluationHook, plot_epoch, write_report_safely,
+)
 from gankit.training.progress import TrainingProgress
 from gankit.training.rundir import RunPaths, append_record, read_records, truncate_records, write_json
 from gankit.training.step import STAT_NAMES, AdversarialModels, AdversarialStep, make_ema, make_optimizers
+from gankit.training.tensorboard import TensorBoardLog
 
 class TrainingInterrupted(GankitError):
     """Ctrl-C: a checkpoint was saved at the current step; ``--resume`` continues."""
@@ -88,12 +91,16 @@ class Trainer:
         self.warnings: list[str] = []
         self.stop_rule = parse_stop_rule(t.stop_at)
         self.stopped_by: str = ""
+        self.diagnostics = DiagnosticsHook(config)
         self.evaluate = EvaluationHook(self.dataset, config, str(self.device))
+        self.progress: TrainingProgress | None = None
         self._stop_requested = False
         if resume:
             self._restore()
         else:
             self.paths.create(force=force)
+        self.tensorboard = TensorBoardLog(self.paths.root / "tb", purge_step=self.step + 1 if resume else None) \
+            if t.tensorboard else None
         # On resume too: overrides such as train.epochs=300 become part of the run.
         self.paths.config.write_text(config.to_toml(), encoding="utf-8")
         if self.dataset.skipped:
@@ -141,7 +148,9 @@ class Trainer:
         self.elapsed = float(state["elapsed"])
         if self.batch > 0:
             self.permutation = state["permutation"].to(self.device)
-            self.epoch_stats[: self.batch] = state["epoch_stats"].to(self.device)
+            saved = state["epoch_stats"].to(self.device)  # older checkpoints hold fewer columns
+            self.epoch_stats[: self.batch] = float("nan")
+            self.epoch_stats[: self.batch, : saved.shape[1]] = saved
         self.best_key = state["best_key"]
         self.last_metrics = dict(state.get("last_metrics") or {})
         truncate_records(self.paths.metrics, self.step)
@@ -219,7 +228,11 @@ class Trainer:
                   "samples_per_second": round(self.steps_per_epoch * self.config.train.batch_size
                                               / max(self.epoch_seconds, 1e-9), 1)}
         record.update({name: means[i] for i, name in enumerate(STAT_NAMES[:5])})
-        record["g_loss"] = stats[g_rows, 2].mean().item() if bool(g_rows.any()) else float("nan")
+        g_means = stats[g_rows].mean(dim=0).tolist() if bool(g_rows.any()) else [float("nan")] * len(STAT_NAMES)
+        record["g_loss"] = g_means[2]
+        if self.step_fn.has_ratio:
+            record["d_real_prob"], record["d_fake_prob"] = means[6], means[7]
+        record["g_grad_norm"] = g_means[8]
         return record
 
     def _after_epoch(self, records: list[dict[str, Any]]) -> None:
@@ -237,11 +250,23 @@ class Trainer:
             if self.stop_rule is not None and self.stop_rule.reached(metrics):
                 self.stopped_by = f"{self.stop_rule} reached at epoch {self.epoch}"
                 record["stopped_by"] = self.stopped_by
+        collapse = self.diagnostics.update([*records, record], record, self.progress)
+        if collapse is not None and c.train.stop_on_collapse and not self.stopped_by:
+            self.stopped_by = (f"mode collapse since epoch {collapse.since_epoch} (train.stop_on_collapse); "
+                               "checkpoints/best.pt holds the best model before it")
+            record["stopped_by"] = self.stopped_by
         append_record(self.paths.metrics, record)
         records.append(record)
-        if _due(self.epoch, c.train.sample_every, last):
+        if self.tensorboard is not None:
+            self.tensorboard.log_record(record)
+        if _due(self.epoch, c.train.sample_every, last or bool(self.stopped_by)):
             plot_epoch(self.sampling_generator, self.fixed_latents, self.dataset, c, self.epoch, records,
                        self.paths.samples, self.paths.plots)
+            if self.tensorboard is not None:
+                self.tensorboard.log_image("samples", self.paths.samples / f"epoch_{self.epoch:04d}.png", self.step)
+            write_report_safely(self.paths.root)
+        elif _due(self.epoch, c.eval.every, last):
+            write_report_safely(self.paths.root)
         every = c.train.checkpoint_every
         if _due(self.epoch, every, last or bool(self.stopped_by)):
             self.save(epoch_file=every > 0 and self.epoch % every == 0)
@@ -252,11 +277,15 @@ class Trainer:
     def fit(self) -> dict[str, Any]:
         """Train to ``train.epochs``; returns the final metrics."""
         records = read_records(self.paths.metrics)
+        self.diagnostics.update(records)  # on resume: what was already reported stays quiet
         for warning in self.warnings:
             print(f"warning: {warning}", file=sys.stderr)
         on_main = threading.current_thread() is threading.main_thread()
         previous = signal.signal(signal.SIGINT, self._request_stop) if on_main else None
         progress = TrainingProgress(self.config.train.epochs, self.steps_per_epoch, self.config.train.progress)
+        self.progress = progress
+        if self.tensorboard is not None and self.step == 0:
+            self.tensorboard.log_text("config", "```toml\n" + self.config.to_toml() + "\n```", 0)
         try:
             with progress:
                 progress.update(self.step)
@@ -275,8 +304,12 @@ class Trainer:
         finally:
             if on_main:
                 signal.signal(signal.SIGINT, previous)
+            if self.tensorboard is not None:
+                self.tensorboard.close()
         final = {**self.last_metrics, "epoch": self.epoch, "step": self.step, "train_seconds": round(self.elapsed, 2)}
         if self.stopped_by:
             final["stopped_by"] = self.stopped_by
+        final["diagnostics"] = [d.as_dict() for d in self.diagnostics.active]
         write_json(self.paths.final_metrics, final)
+        write_report_safely(self.paths.root)
         return final

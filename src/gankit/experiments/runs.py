@@ -1,0 +1,170 @@
+"""Finding run folders to compare and naming each by the settings that set it apart.
+
+A comparison names runs by the config values that differ between them (``name=bce,
+epochs=25``), not by folder paths: that is what a reader of the figure wants to know,
+and it stays right when shards of one sweep were written to different folders.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gankit.config import load_config
+from gankit.errors import GankitError
+from gankit.training.rundir import read_records
+
+# Settings that say where or how verbosely a run trained, not what it is.
+NOT_SETTINGS = frozenset({"description", "train.progress", "train.device"})
+SEARCH_DEPTH = 3
+
+
+@dataclass
+class ComparedRun:
+    """A run folder's flat config, metric records, final metrics and latest sample picture."""
+
+    path: Path
+    settings: dict[str, Any]
+    records: list[dict[str, Any]]
+    final: dict[str, Any]
+    label: str = ""
+    varied: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def finished(self) -> bool:
+        return bool(self.final)
+
+    @property
+    def last_sample(self) -> Path | None:
+        pictures = sorted((self.path / "samples").glob("epoch_*.png"))
+        return pictures[-1] if pictures else None
+
+
+def _is_run(path: Path) -> bool:
+    return (path / "config.toml").is_file()
+
+
+def _sweep_order(folder: Path) -> dict[str, int]:
+    """Run name -> position in the grid, when ``folder`` is a sweep folder (so runs keep grid order)."""
+    try:
+        runs = json.loads((folder / "sweep.json").read_text(encoding="utf-8")).get("runs", [])
+        return {str(run["name"]): index for index, run in enumerate(runs)}
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        return {}
+
+
+def _search(folder: Path, depth: int) -> list[Path]:
+    found = []
+    order = _sweep_order(folder)
+    children = sorted((p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")),
+                      key=lambda p: (order.get(p.name, len(order)), p.name))
+    for child in children:
+        if _is_run(child):
+            found.append(child)
+        elif depth > 1:
+            found.extend(_search(child, depth - 1))
+    return found
+
+
+def find_runs(paths: Sequence[str | Path]) -> list[Path]:
+    """Run folders among ``paths``: each is a run folder (it has config.toml) or a folder
+    holding run folders up to three levels down (a sweep folder, a folder of shard outputs)."""
+    if not paths:
+        raise GankitError("nothing to compare: give run folders or folders that hold them (e.g. a sweep folder)")
+    runs: list[Path] = []
+    for item in map(Path, paths):
+        if not item.exists():
+            raise GankitError(f"'{item}' does not exist")
+        if _is_run(item):
+            found = [item]
+        elif item.is_dir():
+            found = _search(item, SEARCH_DEPTH)
+            if not found:
+                raise GankitError(f"'{item}' is not a run folder (no config.toml) and holds none "
+                                  f"(searched {SEARCH_DEPTH} levels down)")
+        else:
+            raise GankitError(f"'{item}' is not a run folder: give a folder with config.toml and metrics.jsonl")
+        runs.extend(p for p in found if p.resolve() not in {r.resolve() for r in runs})
+    return runs
+
+
+def _flat_settings(path: Path) -> dict[str, Any]:
+    try:
+        config = load_config(path / "config.toml")
+    except GankitError as exc:
+        raise GankitError(f"{path}: its config.toml cannot be read: {exc}") from None
+    flat = {"description": config.description}
+    for section, values in config.to_dict().items():
+        if isinstance(values, dict):
+            flat.update({f"{section}.{key}": value for key, value in values.items()})
+    return flat
+
+
+def _final(path: Path) -> dict[str, Any]:
+    file = path / "final_metrics.json"
+    if not file.is_file():
+        return {}
+    try:
+        return json.loads(file.read_text(encoding="utf-8"))
+    except json.JSONDecodeError:
+        return {}
+
+
+def value_text(value: Any) -> str:
+    """A setting as typed on the command line: ``16,16`` for lists, ``0.0002`` for floats."""
+    if isinstance(value, (list, tuple)):
+        return ",".join(value_text(v) for v in value)
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def varied_keys(runs: Sequence[ComparedRun]) -> list[str]:
+    """Config keys whose values differ between the runs, in config order."""
+    if len(runs) < 2:
+        return []
+    keys = [k for k in runs[0].settings if k not in NOT_SETTINGS]
+    return [k for k in keys if len({value_text(r.settings.get(k)) for r in runs}) > 1]
+
+
+def short_names(keys: Sequence[str], reserved: Sequence[str] = ()) -> dict[str, str]:
+    """Last component of each key (``epochs``); the full key where two would read the same
+    or the short name is ``reserved`` (e.g. another column's name)."""
+    last = [k.rsplit(".", 1)[-1] for k in keys]
+    return {k: (s if last.count(s) == 1 and s not in reserved else k) for k, s in zip(keys, last)}
+
+
+def label_runs(runs: Sequence[ComparedRun]) -> list[str]:
+    """Set each run's ``varied`` values (by full key) and ``label`` (by short names, e.g.
+    ``name=bce, epochs=25``); returns the varied keys."""
+    keys = varied_keys(runs)
+    names = short_names(keys)
+    for run in runs:
+        run.varied = {k: value_text(run.settings.get(k)) for k in keys}
+        run.label = ", ".join(f"{names[k]}={v}" for k, v in run.varied.items()) or run.path.name
+    labels = [r.label for r in runs]
+    for run in runs:
+        if labels.count(run.label) > 1:  # identical settings, e.g. the same run copied
+            run.label = f"{run.label} ({run.path.parent.name}/{run.path.name})"
+    return keys
+
+
+def load_runs(paths: Sequence[str | Path]) -> tuple[list[ComparedRun], list[str]]:
+    """Every run under ``paths`` with its records and label, and a warning per run left out
+    because it has not logged an epoch yet; raises when no run is left."""
+    runs, warnings = [], []
+    for path in find_runs(paths):
+        records = [r for r in read_records(path / "metrics.jsonl") if "epoch" in r]
+        if not records:
+            warnings.append(f"{path}: no epochs in metrics.jsonl yet; left out")
+            continue
+        runs.append(ComparedRun(path, _flat_settings(path), records, _final(path)))
+    if not runs:
+        raise GankitError("no run to compare has metrics: " + "; ".join(warnings))
+    label_runs(runs)
+    return runs, warnings
