@@ -151,3 +151,16 @@ def test_errors_a_user_can_cause(three_runs, tmp_path):
     warnings: list[str] = []
     gankit.compare([three_runs, fresh], out=tmp_path / "x", log=warnings.append)
     assert len(warnings) == 1 and "fresh" in warnings[0]
+
+
+def test_grey_sample_grids_stay_grey(tmp_path):
+    from PIL import Image
+
+    from gankit.report.compare_plots import samples_figure
+
+    gradient = np.tile(np.arange(0, 256, 4, dtype=np.uint8), (64, 1))
+    Image.fromarray(gradient, mode="L").save(tmp_path / "grid.png")
+    out = samples_figure([("name=bce", tmp_path / "grid.png"), ("name=lsgan", None)], tmp_path / "samples.png")
+    pixels = np.asarray(Image.open(out).convert("RGB")).astype(int)
+    assert np.abs(pixels[..., 0] - pixels[..., 1]).max() <= 2 and np.abs(pixels[..., 1] - pixels[..., 2]).max() <= 2
+    assert pixels.std() > 20  # the gradient is there, not a blank panel

@@ -18,7 +18,8 @@ from gankit.errors import ConfigError
 DIRECTIONS: dict[str, int] = {
     "fid": -1, "kid": -1, "energy_distance": -1, "curve_distance": -1, "class_kl": -1, "modes_kl": -1,
     "precision": 1, "recall": 1, "density": 1, "coverage": 1, "inception_score": 1,
-    "classes_covered": 1, "modes_covered": 1, "modes_captured": 1, "high_quality": 1, "curve_coverage": 1,
+    "classes_covered": 1, "modes_covered": 1, "modes_captured": 1, "mode_entropy": 1, "high_quality": 1,
+    "curve_coverage": 1,
     "s1": 1, "s2": 1, "s3": 1, "score": 1,
 }
 COMPARISONS: dict[str, Callable[[float, float], bool]] = {

@@ -135,7 +135,7 @@ def loss_figure(runs: Sequence[Series], path: Path) -> Path:
 def samples_figure(pictures: Sequence[tuple[str, Path | None]], path: Path, columns: int = 4) -> Path:
     """Every run's last sample picture in a grid, titled with the run's label; a run
     without pictures gets an empty panel that says so."""
-    import matplotlib.image as mpimg
+    from PIL import Image
 
     columns = min(columns, len(pictures))
     rows = -(-len(pictures) // columns)
@@ -147,7 +147,8 @@ def samples_figure(pictures: Sequence[tuple[str, Path | None]], path: Path, colu
         if picture is None:
             ax.text(0.5, 0.5, "no sample pictures", ha="center", va="center", color="0.4")
         else:
-            ax.imshow(mpimg.imread(picture))
+            with Image.open(picture) as image:  # grey grids stay grey: no colour map
+                ax.imshow(np.asarray(image.convert("RGB")), interpolation="lanczos")
         ax.set_title(title, fontsize=10)
     fig.tight_layout()
     return _save(fig, path)
