@@ -71,15 +71,23 @@ def _normalised_entropy(record: dict[str, Any], total_key: str, entropy_key: str
     return max(0.0, entropy / math.log(total))
 
 
+def _halved(history: Sequence[dict[str, Any]], value: float, key: str, floor: float, digits: str) -> str | None:
+    """``key fell from B to V`` when ``value`` is at most half of its best ``B`` ≥ ``floor`` so far."""
+    best = max((_number(r, key) or 0.0 for r in history), default=0.0)
+    if best >= floor and value <= best / 2:
+        return f"{key.replace('_', ' ')} fell from {best:{digits}} to {value:{digits}}"
+    return None
+
+
 def _collapse_reason(history: Sequence[dict[str, Any]], record: dict[str, Any], warm: bool) -> str | None:
     """Why ``record`` (an evaluation) looks collapsed compared with the ``history`` before it."""
     for count_key, total_key, entropy_key in _MODE_SIGNALS:
         count = _number(record, count_key)
         if count is None:
             continue
-        best = max((_number(r, count_key) or 0.0 for r in history), default=0.0)
-        if best >= 2 and count <= best / 2:
-            return f"{count_key.replace('_', ' ')} fell from {best:.0f} to {count:.0f}"
+        fell = _halved(history, count, count_key, 2, ".0f")
+        if fell:
+            return fell
         entropy = _normalised_entropy(record, total_key, entropy_key)
         if entropy is not None:
             earlier = [e for e in (_normalised_entropy(r, total_key, entropy_key) for r in history) if e is not None]
@@ -90,12 +98,8 @@ def _collapse_reason(history: Sequence[dict[str, Any]], record: dict[str, Any], 
         return None
     for key in _SPREAD_METRICS:
         value = _number(record, key)
-        if value is None:
-            continue
-        best = max((_number(r, key) or 0.0 for r in history), default=0.0)
-        if best >= 0.2 and value <= best / 2:
-            return f"{key.replace('_', ' ')} fell from {best:.3g} to {value:.3g}"
-        return None
+        if value is not None:
+            return _halved(history, value, key, 0.2, ".3g")
     return None
 
 
