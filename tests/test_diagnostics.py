@@ -146,7 +146,7 @@ def test_forced_collapse_is_detected_and_stops_the_run(tmp_path, tiny_overrides,
     run = tmp_path / "run"
     records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert records[0]["mode_entropy"] == 0.0 and records[0]["modes_captured"] == 1
-    assert final["epoch"] == 3 < 6, "train.stop_on_collapse should have ended the run"
+    assert final["epoch"] == 3, "train.stop_on_collapse should have ended the 6-epoch run at its 3rd epoch"
     assert "mode collapse since epoch 2" in final["stopped_by"]
     assert [d["kind"] for d in final["diagnostics"]] == ["mode_collapse"]
     assert records[-1]["diagnostics"][0]["since_epoch"] == 2
