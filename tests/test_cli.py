@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 import gankit
 
@@ -75,3 +76,11 @@ def test_existing_run_folder_is_not_overwritten(tmp_path, tiny_overrides):
     gankit.train("toy-ring8", overrides=tiny_overrides + ["train.epochs=1"], out=tmp_path / "r")
     result = _cli("train", "toy-ring8", *tiny_overrides, "--out", str(tmp_path / "r"))
     assert result.returncode == 1 and "--resume" in result.stderr
+
+
+@pytest.mark.parametrize("args, message", [(["sample", "--bogus", "x"], "No such option: --bogus"),
+                                           (["sample"], "Missing argument")])
+def test_usage_errors_print_usage_not_a_traceback(args, message):
+    result = _cli(*args)
+    assert result.returncode == 2
+    assert message in result.stderr and "Traceback" not in result.stderr

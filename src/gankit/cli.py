@@ -33,14 +33,23 @@ def train(
     resume: bool = typer.Option(False, "--resume", help="Continue TARGET (a run folder) from its last checkpoint."),
     force: bool = typer.Option(False, "--force", help="Replace an existing run in --out."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    nproc: int = typer.Option(1, "--nproc", help="Train in N processes on this machine (torchrun, DDP; "
+                                                 "one per GPU, or gloo on CPU); train.batch_size is the global batch."),
 ) -> None:
     """Train a GAN; writes config.toml, metrics.jsonl, checkpoints/, samples/ and plots/ to the run folder."""
     from gankit.run import train as train_run
+    from gankit.training import distributed
 
     overrides = list(overrides or [])
+    if nproc > 1:
+        flags = [*(["--out", str(out_dir)] if out_dir else []), *(["--resume"] if resume else []),
+                 *(["--force"] if force else []), *(["--quiet"] if quiet else [])]
+        raise typer.Exit(distributed.launch([target, *overrides, *flags], nproc))
     if quiet:
         overrides.append("train.progress=false")
     run = train_run(target, overrides=overrides, out=out_dir, resume=resume, force=force)
+    if not distributed.is_main_process():
+        return
     _print_metrics(run.metrics, title=f"final metrics · {run.path}")
     written = [name for name in ("samples/", "plots/losses.png", "plots/metrics.png", "metrics.jsonl",
                                  "final_metrics.json", "checkpoints/best.pt", "tb/") if (run.path / name).exists()]
@@ -246,10 +255,20 @@ def main() -> None:
         sys.exit(exc.exit_code)
     except typer.Abort:
         sys.exit(130)
-    except Exception as exc:  # click usage errors come here with standalone_mode=False
-        import click
-
-        if isinstance(exc, click.ClickException):
+    except Exception as exc:  # usage errors (bad option, missing argument) come here with standalone_mode=False
+        if _is_usage_error(exc):
             exc.show()
             sys.exit(exc.exit_code)
         raise
+
+
+def _is_usage_error(exc: Exception) -> bool:
+    """Click's ClickException: typer vendors click (typer._click) in recent versions and
+    depends on the click package in older ones, so look for whichever is installed."""
+    classes = []
+    for module in ("click", "typer._click"):
+        try:
+            classes.append(__import__(module, fromlist=["ClickException"]).ClickException)
+        except (ImportError, AttributeError):
+            continue
+    return bool(classes) and isinstance(exc, tuple(classes))

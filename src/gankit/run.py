@@ -235,8 +235,10 @@ def train(config: Config | dict | str | Path | None = None, *, overrides: list[s
 
     ``config`` is a :class:`Config`, a nested dict, a preset name or a TOML path; with
     ``resume=True`` it is the run folder to continue (overrides such as
-    ``train.epochs=200`` extend it).
+    ``train.epochs=200`` extend it). Under torchrun every process calls this; they train
+    together (DDP), rank 0 names and writes the run folder, and all return the finished run.
     """
+    from gankit.training import distributed
     from gankit.training.trainer import Trainer
 
     if resume:
@@ -247,6 +249,16 @@ def train(config: Config | dict | str | Path | None = None, *, overrides: list[s
     else:
         resolved = coerce_config(config, overrides)
         run_dir = Path(out) if out else default_run_dir(config if isinstance(config, (str, Path)) else None)
+    place, _ = distributed.setup(resolved.train.device)  # joins the process group under torchrun
+    run_dir = Path(distributed.from_main(str(run_dir), place))  # rank 0's timestamp; all have read the config
     trainer = Trainer(resolved, run_dir, resume=resume, force=force)
     trainer.fit()
-    return load_run(run_dir)
+    distributed.barrier(place)  # rank 0 has written the last checkpoint
+    if place.is_main:
+        run = load_run(run_dir)
+    else:  # other ranks may run on machines that do not hold the run folder
+        models = trainer.models
+        run = Run(run_dir, resolved, models.generator.cpu().eval(), models.discriminator.cpu().eval(),
+                  run_dir / "checkpoints" / "last.pt", tuple(trainer.dataset.sample_shape))
+    distributed.teardown(place)
+    return run

@@ -79,7 +79,17 @@ class ObjectiveConfig:
 
 @dataclass
 class TrainConfig:
-    """The optimisation loop, its hooks and where randomness comes from."""
+    """The optimisation loop, its hooks and where randomness comes from.
+
+    `device`: ``auto`` (CUDA when available, else CPU), ``cpu`` or ``cuda``; under torchrun
+    each process takes the GPU of its local rank. `batch_size` is the global batch: with N
+    processes each trains on batch_size / N of it. `autocast`: ``bf16`` runs the networks'
+    forward passes under bfloat16 autocast (CUDA, or CPUs with bf16 units; losses and
+    optimizer state stay float32). `compile`: ``torch.compile`` the networks for the training
+    passes (it costs seconds to minutes of compilation at the start; see BENCHMARKS.md for
+    when it pays). `sync_batch_norm`: under DDP on CUDA, batch-norm statistics over all
+    processes' batches instead of each process's own.
+    """
 
     epochs: int = 100
     batch_size: int = 256
@@ -91,7 +101,10 @@ class TrainConfig:
     ema_decay: float = 0.0
     lr_decay: str = _choice("none", "none", "linear")
     seed: int = 0
-    device: str = _choice("cpu", "cpu", "auto", "cuda")
+    device: str = _choice("auto", "auto", "cpu", "cuda")
+    autocast: str = _choice("none", "none", "bf16")
+    compile: bool = False
+    sync_batch_norm: bool = False
     stop_at: str = ""
     stop_on_collapse: bool = False
     tensorboard: bool = True

@@ -105,6 +105,7 @@ def gradient_penalty(
     real: Tensor,
     fake: Tensor,
     generator: torch.Generator | None = None,
+    alpha: Tensor | None = None,
 ) -> Tensor:
     """WGAN-GP penalty E_x̂[(‖∇_x̂ D(x̂)‖₂ − 1)²] (not multiplied by λ).
 
@@ -112,12 +113,14 @@ def gradient_penalty(
     broadcast over all other dims), drawn from ``generator`` on ``real``'s device.
     The norm is over all non-batch dims; the graph is kept (create_graph=True) so
     the penalty can be backpropagated into the critic's parameters. ``real`` and
-    ``fake`` are detached: the penalty trains the critic only.
+    ``fake`` are detached: the penalty trains the critic only. A given ``alpha`` (shape
+    (B, 1, …, 1)) is used instead of a draw: a DDP rank passes its rows of the global draw.
     """
     if real.shape != fake.shape:
         raise ValueError(f"real {tuple(real.shape)} and fake {tuple(fake.shape)} must have the same shape")
-    alpha_shape = (real.shape[0],) + (1,) * (real.dim() - 1)
-    alpha = torch.rand(alpha_shape, generator=generator, device=real.device, dtype=real.dtype)
+    if alpha is None:
+        alpha_shape = (real.shape[0],) + (1,) * (real.dim() - 1)
+        alpha = torch.rand(alpha_shape, generator=generator, device=real.device, dtype=real.dtype)
     mixed = (alpha * real.detach() + (1.0 - alpha) * fake.detach()).requires_grad_(True)
     scores = critic(mixed)
     (grad,) = torch.autograd.grad(scores.sum(), mixed, create_graph=True)

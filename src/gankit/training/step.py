@@ -1,13 +1,25 @@
 """One adversarial step: a discriminator update and, every ``n_critic`` steps, a generator update.
 
-The generator's forward pass of the discriminator step is reused by the generator step
-that follows it (G has not changed in between), so each G step costs no extra
-generator forward pass. Where the discriminator treats samples independently (no
-minibatch-std feature), real and fake go through it in one concatenated pass.
+What keeps the step fast (measured in BENCHMARKS.md, issue 8):
+- the generator's forward pass of the discriminator step is reused by the generator step
+  that follows it (G has not changed in between), so a G step costs no extra G forward;
+- where the discriminator treats samples independently (no minibatch-std feature, no batch
+  norm), real and fake go through it in one concatenated pass;
+- the G step backpropagates into G's parameters only (``backward(inputs=...)``): no weight
+  gradients of D are computed, and D needs no requires_grad toggling;
+- fused Adam (one kernel per update), per-step statistics kept in a device tensor (no
+  ``.item()``, so no host-device sync per step).
+
+Under DDP (training/distributed.py) the trainer passes the wrapped networks as
+``generator_train``/``discriminator_train``: their forward passes reduce gradients. Every
+other forward pass (D in the G step, the gradient penalty, D on fake when passes are
+separate) uses the plain module: its gradients reach the same parameters and are reduced
+once, by the single backward that follows the wrapped forward.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 from dataclasses import dataclass
 
@@ -33,6 +45,10 @@ class AdversarialModels:
     g_optimizer: torch.optim.Optimizer
     d_optimizer: torch.optim.Optimizer
     generator_ema: nn.Module | None = None
+    # What the training passes call when it is not the module itself: a DDP wrapper and/or a
+    # torch.compile'd module sharing its parameters. Checkpoints store the modules above.
+    generator_train: nn.Module | None = None
+    discriminator_train: nn.Module | None = None
 
 
 def make_optimizers(generator: nn.Module, discriminator: nn.Module, train_config) -> tuple:
@@ -40,11 +56,22 @@ def make_optimizers(generator: nn.Module, discriminator: nn.Module, train_config
 
     The fused kernel (one pass over each parameter for the whole update) is ~4× faster
     than the default per-operation loop on CPU, where Adam was over a third of an MLP step.
+    (Calling ``torch._fused_adam_`` directly, without the optimizer's Python bookkeeping,
+    was measured too: no gain inside a step, where the update is bound by memory traffic.)
     """
     t = train_config
     g_opt = torch.optim.Adam(generator.parameters(), lr=t.g_lr, betas=tuple(t.g_betas), fused=True)
     d_opt = torch.optim.Adam(discriminator.parameters(), lr=t.d_lr, betas=tuple(t.d_betas), fused=True)
     return g_opt, d_opt
+
+
+def set_learning_rates(models: AdversarialModels, train_config, step: int, total_steps: int) -> None:
+    """``train.g_lr``/``d_lr``, scaled by 1 − step/total_steps under ``lr_decay = "linear"``."""
+    t = train_config
+    scale = max(0.0, 1.0 - step / max(1, total_steps)) if t.lr_decay == "linear" else 1.0
+    for optimizer, lr in ((models.g_optimizer, t.g_lr), (models.d_optimizer, t.d_lr)):
+        for group in optimizer.param_groups:
+            group["lr"] = lr * scale
 
 
 def make_ema(generator: nn.Module) -> nn.Module:
@@ -55,21 +82,36 @@ def make_ema(generator: nn.Module) -> nn.Module:
     return ema
 
 
+EMAPairs = tuple[list[torch.Tensor], list[torch.Tensor], list[tuple[torch.Tensor, torch.Tensor]]]
+
+
+def ema_pairs(ema: nn.Module, generator: nn.Module) -> EMAPairs:
+    """(EMA parameters, G's parameters, (EMA buffer, G buffer) pairs): gathered once per run by
+    the step, since walking the module trees every step cost ~0.2 ms of a 3 ms MLP step."""
+    return list(ema.parameters()), list(generator.parameters()), list(zip(ema.buffers(), generator.buffers()))
+
+
 @torch.no_grad()
-def update_ema(ema: nn.Module, generator: nn.Module, decay: float) -> None:
+def update_ema(ema: nn.Module, generator: nn.Module, decay: float, pairs: EMAPairs | None = None) -> None:
     """ema ← decay·ema + (1 − decay)·G for parameters and floating-point buffers.
 
     Batch-norm running statistics are averaged like the weights: copying the live
     generator's statistics next to averaged weights mismatches them (noisy, grey
     samples in eval mode). Integer buffers (batch counters) are copied.
     """
-    ema_params = list(ema.parameters())
-    torch._foreach_lerp_(ema_params, [p.detach() for p in generator.parameters()], 1.0 - decay)
-    for ema_buffer, buffer in zip(ema.buffers(), generator.buffers()):
+    ema_params, params, buffers = pairs or ema_pairs(ema, generator)
+    torch._foreach_lerp_(ema_params, params, 1.0 - decay)
+    for ema_buffer, buffer in buffers:
         if ema_buffer.is_floating_point():
             ema_buffer.lerp_(buffer, 1.0 - decay)
         else:
             ema_buffer.copy_(buffer)
+
+
+def _clear_grads(parameters) -> None:
+    """``zero_grad(set_to_none=True)`` without the optimizer's profiler bookkeeping."""
+    for parameter in parameters:
+        parameter.grad = None
 
 
 def ema_decay_at(decay: float, generator_steps: int) -> float:
@@ -80,69 +122,117 @@ def ema_decay_at(decay: float, generator_steps: int) -> float:
 
 
 class AdversarialStep:
-    """Callable that performs one training step and returns its statistics as a tensor row."""
+    """Callable that performs one training step and returns its statistics as a tensor row.
+
+    ``rows`` is this process's slice of the global batch (all of it in one process): latents
+    and gradient-penalty weights are drawn for the global batch from the shared generator and
+    sliced, so that DDP ranks together draw exactly what one process draws.
+    ``train_config.autocast == "bf16"`` runs the networks' forward passes under bfloat16
+    autocast (losses, penalty and optimizer state stay float32).
+    """
+
+    # Benchmarks switch this off to measure what the diagnostics' columns cost; NaN then.
+    record_diagnostics = True
 
     def __init__(self, models: AdversarialModels, objective: Objective, model_config, train_config,
-                 generator: torch.Generator, device: torch.device):
+                 generator: torch.Generator, device: torch.device, rows: slice | None = None):
         self.models = models
         self.objective = objective
         self.latent_dim = model_config.latent_dim
         self.latent_distribution = model_config.latent_distribution
         self.pack = model_config.pack
-        self.concat_real_fake = not model_config.minibatch_std
+        self.concat_real_fake = not (model_config.minibatch_std or model_config.d_batch_norm)
         self.ema_decay = train_config.ema_decay
+        self.global_batch = train_config.batch_size
+        self.rows = rows if rows is not None else slice(0, self.global_batch)
+        self.autocast = getattr(train_config, "autocast", "none") == "bf16"
         self.rng = generator
         self.device = device
+        self._flags = (torch.zeros((), device=device), torch.ones((), device=device))
+        self._nan = torch.full((), float("nan"), device=device)
+        self._lists_of: tuple = ()
+        self._lists: tuple = ()
         try:
             objective.log_density_ratio(torch.zeros(1))
             self.has_ratio = True
         except ConfigError:
             self.has_ratio = False
 
-    def _probability(self, out: torch.Tensor) -> torch.Tensor:
-        """Mean of σ(log p/q) over the batch: the discriminator's belief that a sample is real."""
-        if not self.has_ratio:
-            return torch.full((), float("nan"), device=out.device)
-        return torch.sigmoid(self.objective.log_density_ratio(out.detach().float())).mean()
+    def _autocast(self):
+        if not self.autocast:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=torch.bfloat16)
+
+    def _row(self, losses: tuple[torch.Tensor, ...], scores: torch.Tensor, with_generator_step: bool,
+             grad_norm: torch.Tensor) -> torch.Tensor:
+        """The STAT_NAMES row from the losses and D's scores of real (first half) and fake (second
+        half): mean scores, and the mean of σ(log p/q), D's belief that a sample is real, per half."""
+        halves = scores.detach().view(2, -1)
+        if self.has_ratio and self.record_diagnostics:
+            beliefs = torch.sigmoid(self.objective.log_density_ratio(halves)).view(2, -1).mean(dim=1)
+        else:
+            beliefs = self._nan.expand(2)
+        flag = self._flags[int(with_generator_step)].view(1)
+        return torch.cat([torch.stack(losses).detach(), halves.mean(dim=1), flag, beliefs, grad_norm.detach().view(1)])
+
+    def _generator_lists(self) -> tuple[list[torch.Tensor], list[torch.Tensor], EMAPairs | None]:
+        """G's trainable parameters, D's optimizer's parameters and the EMA pairs, gathered at the
+        first step (again whenever a network object is replaced)."""
+        m = self.models
+        owners = (m.generator, m.generator_ema, m.d_optimizer)
+        if len(self._lists_of) != 3 or any(a is not b for a, b in zip(owners, self._lists_of)):
+            d_params = [p for group in m.d_optimizer.param_groups for p in group["params"]]
+            self._lists = ([p for p in m.generator.parameters() if p.requires_grad], d_params,
+                           None if m.generator_ema is None else ema_pairs(m.generator_ema, m.generator))
+            self._lists_of = owners
+        return self._lists
+
+    def _penalty(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+        """WGAN-GP penalty at this rank's rows of the global batch's mixing weights (float32)."""
+        shape = (self.global_batch,) + (1,) * (real.dim() - 1)
+        alpha = torch.rand(shape, generator=self.rng, device=real.device, dtype=real.dtype)[self.rows]
+        return gradient_penalty(self.models.discriminator, real, fake.to(real.dtype), alpha=alpha)
 
     def __call__(self, real: torch.Tensor, with_generator_step: bool, generator_steps: int = 0) -> torch.Tensor:
         """One D step, and a G step when ``with_generator_step``; ``generator_steps`` (G steps
-        taken so far) sets the EMA warm-up."""
+        taken so far) sets the EMA warm-up. ``real`` is this process's rows of the batch."""
         m, objective = self.models, self.objective
+        g_net = m.generator if m.generator_train is None else m.generator_train  # (no truth test: a compiled
+        d_net = m.discriminator if m.discriminator_train is None else m.discriminator_train  # module has no len)
         batch = real.shape[0]
-        z = sample_latent(batch, self.latent_dim, self.latent_distribution, generator=self.rng, device=self.device)
-        with torch.set_grad_enabled(with_generator_step):
-            fake = m.generator(z)
+        z = sample_latent(self.global_batch, self.latent_dim, self.latent_distribution, generator=self.rng,
+                          device=self.device)[self.rows]
+        with torch.set_grad_enabled(with_generator_step), self._autocast():
+            fake = g_net(z)
         fake_input = fake.detach()
-        if self.concat_real_fake:
-            scores = m.discriminator(torch.cat([real, fake_input]))
-            real_out, fake_out = scores[: batch // self.pack], scores[batch // self.pack:]
-        else:
-            real_out, fake_out = m.discriminator(real), m.discriminator(fake_input)
+        with self._autocast():
+            if self.concat_real_fake:
+                scores = d_net(torch.cat([real, fake_input.to(real.dtype)])).float()
+                real_out, fake_out = scores[: batch // self.pack], scores[batch // self.pack:]
+            else:
+                real_out, fake_out = d_net(real).float(), m.discriminator(fake_input).float()
+                scores = torch.cat([real_out, fake_out])
         loss_real, loss_fake = objective.d_losses(real_out, fake_out)
         d_loss = loss_real + loss_fake
         if objective.uses_gradient_penalty:
-            penalty = gradient_penalty(m.discriminator, real, fake_input, generator=self.rng)
-            d_loss = d_loss + objective.gp_weight * penalty
-        m.d_optimizer.zero_grad(set_to_none=True)
+            d_loss = d_loss + objective.gp_weight * self._penalty(real, fake_input)
+        g_params, d_params, ema_lists = self._generator_lists()
+        _clear_grads(d_params)
         d_loss.backward()
         m.d_optimizer.step()
 
-        g_loss = grad_norm = torch.zeros((), device=real.device)
+        g_loss = grad_norm = self._flags[0]
         if with_generator_step:
-            m.discriminator.requires_grad_(False)
-            g_loss = objective.g_loss(m.discriminator(fake))
-            m.g_optimizer.zero_grad(set_to_none=True)
-            g_loss.backward()
-            grad_norm = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(
-                [p.grad for p in m.generator.parameters() if p.grad is not None])))
+            with self._autocast():
+                g_loss = objective.g_loss(m.discriminator(fake).float())
+            _clear_grads(g_params)
+            g_loss.backward(inputs=g_params)
+            if self.record_diagnostics:
+                grad_norm = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(
+                    [p.grad for p in g_params if p.grad is not None])))
+            else:
+                grad_norm = self._nan
             m.g_optimizer.step()
-            m.discriminator.requires_grad_(True)
             if m.generator_ema is not None:
-                update_ema(m.generator_ema, m.generator, ema_decay_at(self.ema_decay, generator_steps))
-        flag = torch.ones((), device=real.device) if with_generator_step else torch.zeros((), device=real.device)
-        return torch.stack([
-            loss_real.detach(), loss_fake.detach(), g_loss.detach(),
-            real_out.detach().mean(), fake_out.detach().mean(), flag,
-            self._probability(real_out), self._probability(fake_out), grad_norm.detach(),
-        ]).float()
+                update_ema(m.generator_ema, m.generator, ema_decay_at(self.ema_decay, generator_steps), ema_lists)
+        return self._row((loss_real, loss_fake, g_loss), scores, with_generator_step, grad_norm)

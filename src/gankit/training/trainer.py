@@ -3,7 +3,10 @@
 All randomness of training (data order, latents, gradient-penalty mixing) comes from
 one seeded ``torch.Generator``; dropout draws from torch's global generator, which is
 seeded from the same seed. Both states, the optimizers and the position inside the
-epoch go into every checkpoint, so a resumed run continues bit for bit.
+epoch go into every checkpoint (training/state.py), so a resumed run continues bit for bit.
+
+Under torchrun the same loop runs in every process (training/distributed.py): each trains
+on its rows of the global batch; rank 0 alone evaluates and writes the run folder.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import signal
 import sys
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -25,24 +29,21 @@ from gankit.models import build_models
 from gankit.objectives import build_objective
 from gankit.sampling.latent import sample_latent
 from gankit.training import checkpoint as ckpt
+from gankit.training import distributed
 from gankit.training.hooks import (
     GRID_SAMPLES, PLOT_SAMPLES, DiagnosticsHook, EvaluationHook, plot_epoch, write_report_safely,
 )
 from gankit.training.progress import TrainingProgress
 from gankit.training.rundir import RunPaths, append_record, read_records, truncate_records, write_json
-from gankit.training.step import STAT_NAMES, AdversarialModels, AdversarialStep, make_ema, make_optimizers
+from gankit.training.state import restore_state, training_state
+from gankit.training.step import (
+    STAT_NAMES, AdversarialModels, AdversarialStep, make_ema, make_optimizers, set_learning_rates,
+)
 from gankit.training.tensorboard import TensorBoardLog
+
 
 class TrainingInterrupted(GankitError):
     """Ctrl-C: a checkpoint was saved at the current step; ``--resume`` continues."""
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("train.device: cuda requested but no CUDA device is available (use auto or cpu)")
-    return torch.device(name)
 
 
 def _due(epoch: int, every: int, last: bool) -> bool:
@@ -56,31 +57,36 @@ class Trainer:
         self.config = config
         self.paths = RunPaths(Path(run_dir))
         t = config.train
-        self.device = resolve_device(t.device)
-        self.dataset = load_dataset(config.data, progress=t.progress)
-        self.data = self.dataset.tensor.to(self.device)
+        self.place, self.device = distributed.setup(t.device)
+        self.is_main = self.place.is_main
+        data_config = config.data if self.is_main else replace(config.data, quarantine=False)  # rank 0 moves files
+        self.dataset = load_dataset(data_config, progress=t.progress and self.is_main)
+        self.data = self.dataset.tensor.to(self.device)  # once; batches are index gathers on the device
         n = self.data.shape[0]
         if n < t.batch_size:
             raise ConfigError(f"train.batch_size: {t.batch_size} is larger than the dataset ({n} samples)")
         self.steps_per_epoch = n // t.batch_size
         self.total_steps = self.steps_per_epoch * t.epochs
+        self.rows = distributed.rank_rows(t.batch_size, config.model.pack, self.place)
 
         torch.manual_seed(t.seed)  # initial weights and dropout masks
         generator, discriminator = build_models(config.model, self.dataset.sample_shape)
         generator, discriminator = generator.to(self.device), discriminator.to(self.device)
         g_opt, d_opt = make_optimizers(generator, discriminator, t)
         self.models = AdversarialModels(generator, discriminator, g_opt, d_opt,
-                                        make_ema(generator) if t.ema_decay > 0 else None)
+                                        make_ema(generator) if t.ema_decay > 0 and self.is_main else None)
+        distributed.prepare_training_passes(self.models, self.place, self.device, t)
         objective = build_objective(
             config.objective.name, generator_loss=config.objective.generator_loss,
             label_smoothing=config.objective.label_smoothing, gamma=config.objective.gamma,
             gp_weight=config.objective.gp_weight,
         )
         self.rng = torch.Generator(device=self.device).manual_seed(t.seed)
-        self.step_fn = AdversarialStep(self.models, objective, config.model, t, self.rng, self.device)
+        self.step_fn = AdversarialStep(self.models, objective, config.model, t, self.rng, self.device, self.rows)
         self.fixed_latents = sample_latent(
-            GRID_SAMPLES if self.dataset.kind == "images" else PLOT_SAMPLES, config.model.latent_dim, config.model.latent_distribution,
-            generator=torch.Generator(device=self.device).manual_seed(t.seed + 1), device=self.device,
+            GRID_SAMPLES if self.dataset.kind == "images" else PLOT_SAMPLES, config.model.latent_dim,
+            config.model.latent_distribution, generator=torch.Generator(device=self.device).manual_seed(t.seed + 1),
+            device=self.device,
         )
         # Position in training.
         self.epoch, self.batch, self.step, self.elapsed, self.epoch_seconds = 0, 0, 0, 0.0, 0.0
@@ -97,10 +103,14 @@ class Trainer:
         self._stop_requested = False
         if resume:
             self._restore()
-        else:
+        elif self.is_main:
             self.paths.create(force=force)
+        if not self.is_main:  # dropout masks differ per rank (rank 0 keeps the one-process stream)
+            torch.manual_seed(t.seed + 7919 * self.place.rank + self.step)
         self.tensorboard = TensorBoardLog(self.paths.root / "tb", purge_step=self.step + 1 if resume else None) \
-            if t.tensorboard else None
+            if t.tensorboard and self.is_main else None
+        if not self.is_main:
+            return
         # On resume too: overrides such as train.epochs=300 become part of the run.
         self.paths.config.write_text(config.to_toml(), encoding="utf-8")
         if self.dataset.skipped:
@@ -114,46 +124,14 @@ class Trainer:
         return self.models.generator_ema or self.models.generator
 
     def state_dict(self) -> dict[str, Any]:
-        m = self.models
-        mid_epoch = self.batch > 0
-        return {
-            "config": self.config.to_dict(), "sample_shape": list(self.dataset.sample_shape),
-            "epoch": self.epoch, "batch": self.batch, "step": self.step, "elapsed": self.elapsed,
-            "generator": m.generator.state_dict(), "discriminator": m.discriminator.state_dict(),
-            "generator_ema": m.generator_ema.state_dict() if m.generator_ema is not None else None,
-            "g_optimizer": m.g_optimizer.state_dict(), "d_optimizer": m.d_optimizer.state_dict(),
-            "rng": self.rng.get_state(), "torch_rng": torch.get_rng_state(),
-            "cuda_rng": torch.cuda.get_rng_state_all() if self.device.type == "cuda" else None,
-            "permutation": self.permutation.cpu() if mid_epoch else None,
-            "epoch_stats": self.epoch_stats[: self.batch].cpu() if mid_epoch else None,
-            "best_key": self.best_key, "last_metrics": {k: v for k, v in self.last_metrics.items()
-                                                        if isinstance(v, (int, float))},
-        }
+        return training_state(self)
 
     def _restore(self) -> None:
         state, path, warnings = ckpt.load_latest(self.paths.checkpoints, map_location=self.device)
         self.warnings.extend(f"skipped damaged checkpoint: {w}" for w in warnings)
-        m = self.models
-        m.generator.load_state_dict(state["generator"])
-        m.discriminator.load_state_dict(state["discriminator"])
-        if m.generator_ema is not None and state["generator_ema"] is not None:
-            m.generator_ema.load_state_dict(state["generator_ema"])
-        m.g_optimizer.load_state_dict(state["g_optimizer"])
-        m.d_optimizer.load_state_dict(state["d_optimizer"])
-        self.rng.set_state(state["rng"].cpu())
-        torch.set_rng_state(state["torch_rng"].cpu())
-        if state.get("cuda_rng") is not None and self.device.type == "cuda":
-            torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda_rng"]])
-        self.epoch, self.batch, self.step = int(state["epoch"]), int(state["batch"]), int(state["step"])
-        self.elapsed = float(state["elapsed"])
-        if self.batch > 0:
-            self.permutation = state["permutation"].to(self.device)
-            saved = state["epoch_stats"].to(self.device)  # older checkpoints hold fewer columns
-            self.epoch_stats[: self.batch] = float("nan")
-            self.epoch_stats[: self.batch, : saved.shape[1]] = saved
-        self.best_key = state["best_key"]
-        self.last_metrics = dict(state.get("last_metrics") or {})
-        truncate_records(self.paths.metrics, self.step)
+        restore_state(self, state)
+        if self.is_main:
+            truncate_records(self.paths.metrics, self.step)
 
     def save(self, *, epoch_file: bool) -> Path:
         last = self.paths.checkpoints / "last.pt"
@@ -165,20 +143,19 @@ class Trainer:
         return last
 
     # ------------------------------------------------------------ loop
-    def _lr_scale(self) -> float:
-        if self.config.train.lr_decay == "linear":
-            return max(0.0, 1.0 - self.step / max(1, self.total_steps))
-        return 1.0
-
-    def _set_lr(self) -> None:
-        scale, t = self._lr_scale(), self.config.train
-        for group in self.models.g_optimizer.param_groups:
-            group["lr"] = t.g_lr * scale
-        for group in self.models.d_optimizer.param_groups:
-            group["lr"] = t.d_lr * scale
+    def _should_stop(self) -> bool:
+        """Ctrl-C seen: one process checks before every step; under DDP all ranks agree on it
+        every 50 steps and at the start of each epoch (one small all-reduce)."""
+        if not self.place.enabled:
+            return self._stop_requested
+        return self.batch % 50 == 0 and distributed.any_rank(self._stop_requested, self.place, self.device)
 
     def _check_finite(self, start: int, stop: int) -> None:
+        """Raise TrainingDiverged at the first non-finite loss of steps ``start:stop``; under DDP
+        the rows are first averaged over the ranks, so every rank logs and decides the same."""
         rows = self.epoch_stats[start:stop]
+        if stop > start:
+            distributed.average_(rows, self.place)
         losses = rows[:, :3]
         if bool(torch.isfinite(losses).all()):
             return
@@ -200,12 +177,12 @@ class Trainer:
         checked = self.batch
         started = time.perf_counter()
         while self.batch < self.steps_per_epoch:
-            if self._stop_requested:  # before any randomness of the step is drawn
+            if self._should_stop():  # before any randomness of the step is drawn
                 raise KeyboardInterrupt
             if self.batch == 0:
                 self.permutation = torch.randperm(data.shape[0], generator=self.rng, device=self.device)
-            index = self.permutation[self.batch * t.batch_size:(self.batch + 1) * t.batch_size]
-            self._set_lr()
+            index = self.permutation[self.batch * t.batch_size:(self.batch + 1) * t.batch_size][self.rows]
+            set_learning_rates(self.models, t, self.step, self.total_steps)
             self.epoch_stats[self.batch] = self.step_fn(data[index], (self.step + 1) % t.n_critic == 0,
                                                         self.step // t.n_critic)
             self.batch += 1
@@ -236,6 +213,12 @@ class Trainer:
         return record
 
     def _after_epoch(self, records: list[dict[str, Any]]) -> None:
+        """Rank 0 runs the epoch's hooks; every rank learns whether they ended the run."""
+        if self.is_main:
+            self._epoch_hooks(records)
+        self.stopped_by = distributed.from_main(self.stopped_by, self.place)
+
+    def _epoch_hooks(self, records: list[dict[str, Any]]) -> None:
         c = self.config
         last = self.epoch == c.train.epochs
         record = self._epoch_record()
@@ -276,13 +259,14 @@ class Trainer:
 
     def fit(self) -> dict[str, Any]:
         """Train to ``train.epochs``; returns the final metrics."""
-        records = read_records(self.paths.metrics)
+        records = read_records(self.paths.metrics) if self.is_main else []
         self.diagnostics.update(records)  # on resume: what was already reported stays quiet
-        for warning in self.warnings:
+        for warning in self.warnings if self.is_main else []:
             print(f"warning: {warning}", file=sys.stderr)
         on_main = threading.current_thread() is threading.main_thread()
         previous = signal.signal(signal.SIGINT, self._request_stop) if on_main else None
-        progress = TrainingProgress(self.config.train.epochs, self.steps_per_epoch, self.config.train.progress)
+        progress = TrainingProgress(self.config.train.epochs, self.steps_per_epoch,
+                                    self.config.train.progress and self.is_main)
         self.progress = progress
         if self.tensorboard is not None and self.step == 0:
             self.tensorboard.log_text("config", "```toml\n" + self.config.to_toml() + "\n```", 0)
@@ -294,9 +278,10 @@ class Trainer:
                     self.epoch += 1
                     self.batch = 0
                     self._after_epoch(records)
-                    progress.epoch_done(self.epoch, records[-1])
+                    if records:
+                        progress.epoch_done(self.epoch, records[-1])
         except KeyboardInterrupt:
-            path = self.save(epoch_file=False)
+            path = self.save(epoch_file=False) if self.is_main else self.paths.checkpoints / "last.pt"
             raise TrainingInterrupted(
                 f"interrupted at step {self.step} (epoch {self.epoch + 1}); checkpoint saved to {path}; "
                 f"continue with: gankit train {self.paths.root} --resume"
@@ -310,6 +295,7 @@ class Trainer:
         if self.stopped_by:
             final["stopped_by"] = self.stopped_by
         final["diagnostics"] = [d.as_dict() for d in self.diagnostics.active]
-        write_json(self.paths.final_metrics, final)
-        write_report_safely(self.paths.root)
+        if self.is_main:
+            write_json(self.paths.final_metrics, final)
+            write_report_safely(self.paths.root)
         return final

@@ -1,0 +1,124 @@
+"""Reference loops and the matmul floor for ``bench_suite.py``.
+
+``plain_gan_loop``: the plain PyTorch loop of ``bench_train_step.py`` on gankit's own networks
+(for the DCGAN). ``minimal_loop``: gankit's algorithm as the leanest hand-written eager loop,
+the ceiling the trainer can reach. ``MatmulReplay``: the matrix products of one gankit step,
+replayed as bare float32 ``torch.mm`` calls.
+"""
+
+from __future__ import annotations
+
+import time
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+from gankit.models import build_models
+
+
+def step_matmuls(g_shapes, d_shapes, batch: int, pack: int) -> list[tuple[int, int, int]]:
+    """(m, k, n) of every matrix product of one gankit step (see ``step_flops`` in
+    bench_train_step.py): G forward; D forward on real+fake (one pass); D backward (weight
+    grads of every layer, input grads of all but the first); G step: D forward on fake, D
+    input grads; G backward (weight grads, input grads of all but the first)."""
+    def forward(shapes, rows):
+        return [(rows, i, o) for i, o in shapes]
+
+    def weight_grads(shapes, rows):
+        return [(o, rows, i) for i, o in shapes]
+
+    def input_grads(shapes, rows):
+        return [(rows, o, i) for i, o in shapes]
+
+    d_rows = batch // pack
+    return (forward(g_shapes, batch) + forward(d_shapes, 2 * d_rows) + weight_grads(d_shapes, 2 * d_rows)
+            + input_grads(d_shapes[1:], 2 * d_rows) + forward(d_shapes, d_rows) + input_grads(d_shapes, d_rows)
+            + weight_grads(g_shapes, batch) + input_grads(g_shapes[1:], batch))
+
+
+class MatmulReplay:
+    """The step's matrix products as bare float32 ``torch.mm`` calls: the matmul floor of one step."""
+
+    def __init__(self, shapes: list[tuple[int, int, int]]):
+        self.operands = [(torch.randn(m, k), torch.randn(k, n)) for m, k, n in shapes]
+        self.flops = sum(2.0 * m * k * n for m, k, n in shapes)
+
+    def seconds(self, repeats: int = 20) -> float:
+        for a, b in self.operands:
+            torch.mm(a, b)
+        start = time.perf_counter()
+        for _ in range(repeats):
+            for a, b in self.operands:
+                torch.mm(a, b)
+        return (time.perf_counter() - start) / repeats
+
+
+def plain_gan_loop(data: torch.Tensor, config, steps: int) -> float:
+    """Seconds per step of the plain loop on gankit's own networks for ``config`` (used for
+    the DCGAN): sigmoid + BCELoss on D's logit, separate passes, fresh G pass, default Adam."""
+    torch.manual_seed(0)
+    generator, discriminator = build_models(config.model, tuple(data.shape[1:]))
+    discriminator = nn.Sequential(discriminator, nn.Sigmoid())
+    t = config.train
+    g_opt = torch.optim.Adam(generator.parameters(), lr=t.g_lr, betas=tuple(t.g_betas))
+    d_opt = torch.optim.Adam(discriminator.parameters(), lr=t.d_lr, betas=tuple(t.d_betas))
+    loss = nn.BCELoss()
+    batch, latent = t.batch_size, config.model.latent_dim
+    loader = DataLoader(TensorDataset(data), batch_size=batch, shuffle=True, drop_last=True)
+    done, start = 0, time.perf_counter()
+    while done < steps + 3:
+        for (real,) in loader:
+            if done == 3:
+                start = time.perf_counter()
+            ones, zeros = torch.ones(batch), torch.zeros(batch)
+            discriminator.zero_grad()
+            d_loss = loss(discriminator(real), ones)
+            fake = generator(torch.randn(batch, latent))
+            d_loss = d_loss + loss(discriminator(fake.detach()), zeros)
+            d_loss.backward()
+            d_opt.step()
+            generator.zero_grad()
+            g_loss = loss(discriminator(generator(torch.randn(batch, latent))), ones)
+            g_loss.backward()
+            g_opt.step()
+            done += 1
+            if done == steps + 3:
+                break
+    return (time.perf_counter() - start) / steps
+
+
+def minimal_loop(data: torch.Tensor, config, steps: int) -> float:
+    """Seconds per step of the leanest hand-written eager loop of gankit's algorithm on gankit's
+    networks for ``config``: one D pass over real+fake, the D step's fake reused by the G step,
+    G-only backward, fused Adam, the EMA of G; no statistics, LR schedule or trainer around
+    it. The ceiling of what the trainer can reach in eager PyTorch."""
+    torch.manual_seed(0)
+    generator, discriminator = build_models(config.model, tuple(data.shape[1:]))
+    ema = [p.detach().clone() for p in generator.parameters()]
+    t, batch, pack = config.train, config.train.batch_size, config.model.pack
+    g_params, d_params = list(generator.parameters()), list(discriminator.parameters())
+    g_opt = torch.optim.Adam(g_params, lr=t.g_lr, betas=tuple(t.g_betas), fused=True)
+    d_opt = torch.optim.Adam(d_params, lr=t.d_lr, betas=tuple(t.d_betas), fused=True)
+    softplus = nn.functional.softplus
+    order = torch.randperm(len(data))
+    start = time.perf_counter()
+    for step in range(steps + 5):
+        if step == 5:
+            start = time.perf_counter()
+        real = data[order[(step % (len(data) // batch)) * batch:][:batch]]
+        fake = generator(torch.randn(batch, config.model.latent_dim))
+        scores = discriminator(torch.cat([real, fake.detach()]))
+        d_loss = softplus(-scores[: batch // pack]).mean() + softplus(scores[batch // pack:]).mean()
+        for p in d_params:
+            p.grad = None
+        d_loss.backward()
+        d_opt.step()
+        g_loss = softplus(-discriminator(fake)).mean()
+        for p in g_params:
+            p.grad = None
+        g_loss.backward(inputs=g_params)
+        g_opt.step()
+        if t.ema_decay > 0:
+            torch._foreach_lerp_(ema, [p.detach() for p in g_params], 1 - t.ema_decay)
+    return (time.perf_counter() - start) / steps
