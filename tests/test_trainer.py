@@ -123,3 +123,19 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path, tiny_overrides)
     assert "step" in message and "objective bce" in message and "last.pt" in message
     assert (run.path / "checkpoints" / "last.pt").read_bytes() == before
     assert load_checkpoint(run.path / "checkpoints" / "last.pt")["epoch"] == 2
+
+
+def test_curves_and_report_follow_each_evaluation(tmp_path, tiny_overrides):
+    """An evaluation epoch that is not a sample epoch still redraws the curves and the page."""
+    from gankit.config import load_config
+    from gankit.training.trainer import Trainer
+
+    config = load_config("toy-ring8", tiny_overrides + ["train.epochs=5", "train.sample_every=3", "eval.every=1"])
+    trainer = Trainer(config, tmp_path / "run")
+    trainer.run_epoch()
+    trainer.epoch, trainer.batch = 1, 0
+    trainer._after_epoch([])
+    run = tmp_path / "run"
+    assert not (run / "samples" / "epoch_0001.png").exists()
+    assert (run / "plots" / "metrics.png").exists() and (run / "plots" / "losses.png").exists()
+    assert "in progress at epoch 1 of 5" in (run / "report.html").read_text()

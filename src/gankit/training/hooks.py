@@ -66,6 +66,11 @@ def plot_epoch(generator_net: nn.Module, fixed_latents: torch.Tensor, dataset: D
     else:
         scatter_plot(dataset.tensor[:PLOT_SAMPLES].numpy(), fake.numpy(), path,
                      title=f"{config.data.name} · epoch {epoch}")
+    plot_curves(records, config, plots_dir)
+
+
+def plot_curves(records: list[dict[str, Any]], config, plots_dir: Path) -> None:
+    """``plots/losses.png`` and ``plots/metrics.png`` from the records so far."""
     loss_plot(records, plots_dir / "losses.png",
               title=f"{config.data.name} · {config.objective.name} · losses per epoch")
     metric_plot(records, METRIC_CURVES, plots_dir / "metrics.png")

@@ -31,7 +31,7 @@ from gankit.sampling.latent import sample_latent
 from gankit.training import checkpoint as ckpt
 from gankit.training import distributed
 from gankit.training.hooks import (
-    GRID_SAMPLES, PLOT_SAMPLES, DiagnosticsHook, EvaluationHook, plot_epoch, write_report_safely,
+    GRID_SAMPLES, PLOT_SAMPLES, DiagnosticsHook, EvaluationHook, plot_curves, plot_epoch, write_report_safely,
 )
 from gankit.training.progress import TrainingProgress
 from gankit.training.rundir import RunPaths, append_record, read_records, truncate_records, write_json
@@ -248,7 +248,8 @@ class Trainer:
             if self.tensorboard is not None:
                 self.tensorboard.log_image("samples", self.paths.samples / f"epoch_{self.epoch:04d}.png", self.step)
             write_report_safely(self.paths.root)
-        elif _due(self.epoch, c.eval.every, last):
+        elif _due(self.epoch, c.eval.every, last):  # new metrics: the curves and the page follow
+            plot_curves(records, c, self.paths.plots)
             write_report_safely(self.paths.root)
         every = c.train.checkpoint_every
         if _due(self.epoch, every, last or bool(self.stopped_by)):
