@@ -62,14 +62,14 @@ def test_table_marks_best_per_direction_and_csv_reads_back(three_runs, tmp_path)
     assert written[-1] == out / "index.html"
 
     rows = list(csv.DictReader(io.StringIO((out / "final_metrics.csv").read_text())))
-    by_name = {row["name"]: row for row in rows}
+    by_name = {row["objective"]: row for row in rows}
     assert set(by_name) == {"bce", "hinge", "lsgan"}
     assert float(by_name["lsgan"]["energy_distance"]) == pytest.approx(0.10)
     assert int(by_name["bce"]["modes_captured"]) == 8 and by_name["bce"]["epochs"] == "3"
     assert by_name["lsgan"]["best_in"].split(";") == ["energy_distance"]
     assert set(by_name["hinge"]["best_in"].split(";")) == {"high_quality", "modes_captured"}
     assert by_name["bce"]["best_in"] == "modes_captured"  # a tie marks both
-    assert rows[0]["run"] == "name-bce" and next(iter(rows[0])) == "name"  # varied settings come first
+    assert rows[0]["run"] == "name-bce" and next(iter(rows[0])) == "objective"  # varied settings come first
 
     markdown = (out / "final_metrics.md").read_text()
     lines = {line.split("|")[1].strip(): line for line in markdown.splitlines()[2:]}
@@ -95,7 +95,7 @@ def test_figures_have_one_curve_per_run_labelled_by_varied_values(three_runs, tm
     monkeypatch.setattr(compare_plots, "_save", spy)
     gankit.compare(three_runs, out=tmp_path / "cmp", log=None)
     out = tmp_path / "cmp"
-    expected = ["name=bce", "name=hinge", "name=lsgan"]  # folder order (no sweep.json here)
+    expected = ["objective=bce", "objective=hinge", "objective=lsgan"]  # folder order (no sweep.json here)
     for name in ("metrics.png", "energy_distance.png", "high_quality.png", "losses.png"):
         assert legends[name] == expected, name
     for name in ("metrics.png", "losses.png", "samples.png", "metrics/energy_distance.png",

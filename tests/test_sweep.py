@@ -28,7 +28,7 @@ def _mtimes(out, names):
 def test_sweep_trains_skips_resumes_and_restarts(tmp_path, fixed):
     out = tmp_path / "sweep"
     grid = {"objective.name": ["bce", "lsgan"], "train.seed": [0, 1]}
-    names = ["name-bce_seed-0", "name-bce_seed-1", "name-lsgan_seed-0", "name-lsgan_seed-1"]
+    names = ["objective-bce_seed-0", "objective-bce_seed-1", "objective-lsgan_seed-0", "objective-lsgan_seed-1"]
     # An interrupted run (1 of 2 epochs done, checkpoint kept) and one that never saved a checkpoint.
     interrupted = out / names[0]
     gankit.train("toy-ring8", overrides=[*fixed, "objective.name=bce", "train.seed=0", "train.epochs=1"],
@@ -101,11 +101,11 @@ def test_bad_shard_is_refused(bad):
 
 def test_folder_names():
     names = lambda grid: [p.name for p in expand(normalise_grid(grid))]
-    assert names({"objective.name": ["bce", "js"], "train.epochs": [5]}) == ["name-bce", "name-js"]
-    assert names(["data.name=ring8,grid25", "objective.name=bce"]) == ["name-ring8", "name-grid25"]
+    assert names({"objective.name": ["bce", "js"], "train.epochs": [5]}) == ["objective-bce", "objective-js"]
+    assert names(["data.name=ring8,grid25", "objective.name=bce"]) == ["data-ring8", "data-grid25"]
     assert names(["data.name=ring8,grid25", "objective.name=bce,js"]) == [
-        "data.name-ring8_objective.name-bce", "data.name-ring8_objective.name-js",
-        "data.name-grid25_objective.name-bce", "data.name-grid25_objective.name-js"]
+        "data-ring8_objective-bce", "data-ring8_objective-js", "data-grid25_objective-bce", "data-grid25_objective-js"]
+    assert names(["data.seed=1,2", "train.seed=3,4"])[0] == "data.seed-1_train.seed-3"  # collision: full keys
     assert names(["model.g_hidden=16,16|32,32"]) == ["g_hidden-16-16", "g_hidden-32-32"]
     assert names(["data.path=/data/a b.csv,x:y"]) == ["path-data-a-b.csv", "path-x-y"]
     assert names(["description=a/b,a:b"]) == ["description-a-b", "description-a-b_2"]
@@ -124,9 +124,9 @@ def test_cli_failing_run_is_reported_and_the_sweep_goes_on(tmp_path, fixed):
     result = _cli("sweep", "toy-ring8", *overrides, f"data.path={missing}", "--grid", "data.name=points,ring8",
                   "--out", str(out), "-q")
     assert result.returncode == 1, result.stderr
-    assert "1 of 2 runs failed: name-points" in result.stderr and "missing.csv: file not found" in result.stderr
+    assert "1 of 2 runs failed: data-points" in result.stderr and "missing.csv: file not found" in result.stderr
     assert "failed" in result.stdout and "trained" in result.stdout  # the summary table
-    assert json.loads((out / "name-ring8" / "final_metrics.json").read_text())["epoch"] == 2
+    assert json.loads((out / "data-ring8" / "final_metrics.json").read_text())["epoch"] == 2
 
     from typer.testing import CliRunner
 
@@ -134,6 +134,6 @@ def test_cli_failing_run_is_reported_and_the_sweep_goes_on(tmp_path, fixed):
 
     result = CliRunner().invoke(app, ["compare", str(out), "-o", str(tmp_path / "cmp")])  # in-process: faster
     assert result.exit_code == 0, result.output
-    assert "| name-ring8 |" in result.output  # the Markdown table, one row: the run that trained
+    assert "| data-ring8 |" in result.output  # the Markdown table, one row: the run that trained
     assert {"index.html", "metrics.png", "losses.png", "samples.png", "final_metrics.csv"} <= \
         {p.name for p in (tmp_path / "cmp").iterdir()}

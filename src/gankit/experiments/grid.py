@@ -95,10 +95,18 @@ def normalise_grid(grid: Mapping[str, Any] | Sequence[str]) -> dict[str, list[st
     return result
 
 
-def _label_keys(keys: Sequence[str]) -> dict[str, str]:
-    """Short label per key: its last component, or the full dotted key where those collide."""
-    last = [k.rsplit(".", 1)[-1] for k in keys]
-    return {k: (short if last.count(short) == 1 else k) for k, short in zip(keys, last)}
+def short_key(key: str) -> str:
+    """``train.epochs`` -> ``epochs``; a section's ``name`` says which section it names:
+    ``objective.name`` -> ``objective``, ``data.name`` -> ``data``."""
+    section, _, last = key.rpartition(".")
+    return section.rsplit(".", 1)[-1] if last == "name" and section else last
+
+
+def short_names(keys: Sequence[str], reserved: Sequence[str] = ()) -> dict[str, str]:
+    """:func:`short_key` of each key, or the full key where two would read the same or the
+    short one is ``reserved`` (e.g. another table column's name). Folder names and labels."""
+    short = [short_key(k) for k in keys]
+    return {k: (s if short.count(s) == 1 and s not in reserved else k) for k, s in zip(keys, short)}
 
 
 def sanitise(text: str) -> str:
@@ -108,10 +116,10 @@ def sanitise(text: str) -> str:
 
 def expand(grid: dict[str, list[str]]) -> list[GridPoint]:
     """The cartesian product in grid order (last key fastest), each point named by the
-    values of the keys that vary, e.g. ``name-bce_epochs-25``; names are unique."""
+    values of the keys that vary, e.g. ``objective-bce_epochs-25``; names are unique."""
     keys = list(grid)
     varied = [k for k in keys if len(grid[k]) > 1] or keys
-    labels = _label_keys(varied)
+    labels = short_names(varied)
     points, seen = [], {}
     for combination in itertools.product(*(grid[k] for k in keys)):
         values = tuple(zip(keys, combination))

@@ -1,6 +1,6 @@
 """Finding run folders to compare and naming each by the settings that set it apart.
 
-A comparison names runs by the config values that differ between them (``name=bce,
+A comparison names runs by the config values that differ between them (``objective=bce,
 epochs=25``), not by folder paths: that is what a reader of the figure wants to know,
 and it stays right when shards of one sweep were written to different folders.
 """
@@ -15,6 +15,7 @@ from typing import Any
 
 from gankit.config import load_config
 from gankit.errors import GankitError
+from gankit.experiments.grid import short_names
 from gankit.training.rundir import read_records
 
 # Settings that say where or how verbosely a run trained, not what it is.
@@ -130,13 +131,6 @@ def varied_keys(runs: Sequence[ComparedRun]) -> list[str]:
         return []
     keys = [k for k in runs[0].settings if k not in NOT_SETTINGS]
     return [k for k in keys if len({value_text(r.settings.get(k)) for r in runs}) > 1]
-
-
-def short_names(keys: Sequence[str], reserved: Sequence[str] = ()) -> dict[str, str]:
-    """Last component of each key (``epochs``); the full key where two would read the same
-    or the short name is ``reserved`` (e.g. another column's name)."""
-    last = [k.rsplit(".", 1)[-1] for k in keys]
-    return {k: (s if last.count(s) == 1 and s not in reserved else k) for k, s in zip(keys, last)}
 
 
 def label_runs(runs: Sequence[ComparedRun]) -> list[str]:

@@ -17,7 +17,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from gankit.experiments.runs import ComparedRun, short_names
+from gankit.experiments.grid import short_names
+from gankit.experiments.runs import ComparedRun
 from gankit.metrics.select import DIRECTIONS
 from gankit.training.hooks import METRIC_CURVES
 
