@@ -10,6 +10,8 @@ the feature space of the GAN metrics (see `gankit.classify.extractor`).
 
 from __future__ import annotations
 
+import abc
+
 from pathlib import Path
 
 import torch
@@ -29,7 +31,7 @@ def output_count(num_classes: int) -> int:
     return 1 if num_classes == 2 else num_classes
 
 
-class _Classifier(nn.Module):
+class _Classifier(nn.Module, abc.ABC):
     """Shared interface: ``features`` → ``head``; class logits for the metrics."""
 
     in_channels: int
@@ -38,8 +40,9 @@ class _Classifier(nn.Module):
     feature_dim: int
     head: nn.Module
 
+    @abc.abstractmethod
     def features(self, x: Tensor) -> Tensor:
-        raise NotImplementedError
+        """The penultimate activations (N, feature_dim) that the head maps to logits."""
 
     def forward(self, x: Tensor) -> Tensor:
         return self.head(self.features(x))
