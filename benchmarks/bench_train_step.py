@@ -94,22 +94,19 @@ class PlainG(nn.Module):
         return self.net(z)
 
 
-def plain_loop(data: torch.Tensor, config, g_shapes, d_shapes, steps: int) -> float:
-    """Seconds per step of the hand-written loop (packing ignored: the seeds had none)."""
-    G, D = PlainG(g_shapes, config.model.g_output), PlainD([(d_shapes[0][0] // config.model.pack, d_shapes[0][1])]
-                                                          + d_shapes[1:])
-    g_opt = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
-    d_opt = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
+def timed_plain_steps(G: nn.Module, D: nn.Module, data: torch.Tensor, g_opt, d_opt, *, batch: int,
+                      latent: int, targets: tuple[int, ...], steps: int, warmup: int) -> float:
+    """Seconds per step of the plain loop the seeds wrote: DataLoader batches, ``nn.BCELoss`` on
+    a D that ends in a sigmoid, separate real and fake D passes, a fresh G pass for the G step.
+    ``targets`` is the shape of D's output for a batch; ``warmup`` steps are not timed."""
     loss = nn.BCELoss()
-    batch = config.train.batch_size
     loader = DataLoader(TensorDataset(data), batch_size=batch, shuffle=True, drop_last=True)
-    latent = config.model.latent_dim
     done, start = 0, None
-    while done < steps + 5:
+    while done < steps + warmup:
         for (real,) in loader:
-            if done == 5:
+            if done == warmup:
                 start = time.perf_counter()
-            ones, zeros = torch.ones(batch, 1), torch.zeros(batch, 1)
+            ones, zeros = torch.ones(targets), torch.zeros(targets)
             D.zero_grad()
             d_loss = loss(D(real), ones)
             fake = G(torch.randn(batch, latent))
@@ -121,9 +118,20 @@ def plain_loop(data: torch.Tensor, config, g_shapes, d_shapes, steps: int) -> fl
             g_loss.backward()
             g_opt.step()
             done += 1
-            if done == steps + 5:
+            if done == steps + warmup:
                 break
     return (time.perf_counter() - start) / steps
+
+
+def plain_loop(data: torch.Tensor, config, g_shapes, d_shapes, steps: int) -> float:
+    """Seconds per step of the hand-written loop (packing ignored: the seeds had none)."""
+    G, D = PlainG(g_shapes, config.model.g_output), PlainD([(d_shapes[0][0] // config.model.pack, d_shapes[0][1])]
+                                                          + d_shapes[1:])
+    g_opt = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    d_opt = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    batch = config.train.batch_size
+    return timed_plain_steps(G, D, data, g_opt, d_opt, batch=batch, latent=config.model.latent_dim,
+                             targets=(batch, 1), steps=steps, warmup=5)
 
 
 def gankit_loop(trainer: Trainer, steps: int) -> float:

@@ -12,8 +12,7 @@ import time
 
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, TensorDataset
-
+from bench_train_step import timed_plain_steps
 from gankit.models import build_models
 
 
@@ -63,29 +62,8 @@ def plain_gan_loop(data: torch.Tensor, config, steps: int) -> float:
     t = config.train
     g_opt = torch.optim.Adam(generator.parameters(), lr=t.g_lr, betas=tuple(t.g_betas))
     d_opt = torch.optim.Adam(discriminator.parameters(), lr=t.d_lr, betas=tuple(t.d_betas))
-    loss = nn.BCELoss()
-    batch, latent = t.batch_size, config.model.latent_dim
-    loader = DataLoader(TensorDataset(data), batch_size=batch, shuffle=True, drop_last=True)
-    done, start = 0, time.perf_counter()
-    while done < steps + 3:
-        for (real,) in loader:
-            if done == 3:
-                start = time.perf_counter()
-            ones, zeros = torch.ones(batch), torch.zeros(batch)
-            discriminator.zero_grad()
-            d_loss = loss(discriminator(real), ones)
-            fake = generator(torch.randn(batch, latent))
-            d_loss = d_loss + loss(discriminator(fake.detach()), zeros)
-            d_loss.backward()
-            d_opt.step()
-            generator.zero_grad()
-            g_loss = loss(discriminator(generator(torch.randn(batch, latent))), ones)
-            g_loss.backward()
-            g_opt.step()
-            done += 1
-            if done == steps + 3:
-                break
-    return (time.perf_counter() - start) / steps
+    return timed_plain_steps(generator, discriminator, data, g_opt, d_opt, batch=t.batch_size,
+                             latent=config.model.latent_dim, targets=(t.batch_size,), steps=steps, warmup=3)
 
 
 def minimal_loop(data: torch.Tensor, config, steps: int) -> float:
