@@ -7,10 +7,12 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+import torch
 from torch import Tensor, nn
 from torch.nn.utils.parametrizations import spectral_norm as _spectral_norm
 
 from gankit.errors import ConfigError
+from gankit.models.fused import mlp_chain
 from gankit.models.layers import MinibatchStd, count_parameters, leaky_relu
 
 __all__ = ["MLPGenerator", "MLPDiscriminator", "PackSizeError", "count_parameters",
@@ -78,9 +80,19 @@ class MLPGenerator(nn.Module):
                    OUTPUT_ACTIVATIONS[output_activation](),
                    nn.Unflatten(1, self.out_shape)]
         self.net = nn.Sequential(*layers)
+        # Without batch norm or dropout the layers are a plain chain: one autograd node.
+        self._chain = _chain_of(self.net, slope, output_activation) if not (batch_norm or dropout) else None
+
+    def plain_chain(self) -> tuple[tuple[nn.Linear, ...], float, str] | None:
+        """(Linears, slope, output activation) when G is a plain chain (no batch norm or dropout),
+        for models/fused.py; None otherwise."""
+        return self._chain
 
     def forward(self, z: Tensor) -> Tensor:
-        return self.net(z)
+        if not _use_chain(self._chain, z):
+            return self.net(z)
+        linears, slope, output = self._chain
+        return mlp_chain(z, linears, slope, output).unflatten(1, self.out_shape)
 
 
 class MLPDiscriminator(nn.Module):
@@ -124,8 +136,11 @@ class MLPDiscriminator(nn.Module):
             width += 1
         layers.append(linear(width, 1))
         self.net = nn.Sequential(*layers)
+        plain = not (dropout or spectral_norm or minibatch_std)
+        self._chain = _chain_of(self.net, slope, "linear") if plain else None
 
-    def forward(self, x: Tensor) -> Tensor:
+    def pack_rows(self, x: Tensor) -> Tensor:
+        """(B, *in_shape) or (B, F) -> (B // pack, pack·F): the rows D scores (checked)."""
         batch = x.shape[0]
         if x.ndim < 2 or math.prod(x.shape[1:]) != math.prod(self.in_shape):
             raise ValueError(f"discriminator expects inputs of shape (B, {', '.join(map(str, self.in_shape))}) "
@@ -133,4 +148,28 @@ class MLPDiscriminator(nn.Module):
         if batch % self.pack:
             raise PackSizeError(f"batch of {batch} samples cannot be split into packs of {self.pack}: "
                                 f"use a batch size (and sample count) that is a multiple of {self.pack}")
-        return self.net(x.reshape(batch // self.pack, -1)).squeeze(1)
+        return x.reshape(batch // self.pack, -1)
+
+    def plain_chain(self) -> tuple[tuple[nn.Linear, ...], float, str] | None:
+        """(Linears, slope, output activation) when D is a plain chain (no dropout, spectral norm or
+        minibatch std), for models/fused.py; None otherwise."""
+        return self._chain
+
+    def forward(self, x: Tensor) -> Tensor:
+        rows = self.pack_rows(x)
+        if not _use_chain(self._chain, rows):
+            return self.net(rows).squeeze(1)
+        linears, slope, output = self._chain
+        return mlp_chain(rows, linears, slope, output).squeeze(1)
+
+
+def _use_chain(chain, x: Tensor) -> bool:
+    """The one-node chain runs unless the model is not a plain chain, is being compiled (dynamo
+    traces the Sequential) or runs under autocast (whose casts the hand-written backward lacks)."""
+    return chain is not None and not torch.compiler.is_compiling() and not torch.is_autocast_enabled(x.device.type)
+
+
+def _chain_of(net: nn.Sequential, slope: float, output: str) -> tuple[tuple[nn.Linear, ...], float, str]:
+    """(the Linears of ``net``, hidden slope, output activation): what ``mlp_chain`` needs to run
+    ``net`` as one autograd node with the same results (models/fused.py)."""
+    return tuple(m for m in net if isinstance(m, nn.Linear)), float(slope), output

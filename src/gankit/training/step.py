@@ -7,7 +7,8 @@ What keeps the step fast (measured in BENCHMARKS.md, issue 8):
   norm), real and fake go through it in one concatenated pass;
 - the G step backpropagates into G's parameters only (``backward(inputs=...)``): no weight
   gradients of D are computed, and D needs no requires_grad toggling;
-- fused Adam (one kernel per update), per-step statistics kept in a device tensor (no
+- plain MLPs run as one autograd node each (models/fused.py);
+- fused Adam (one kernel per update) called directly (training/optim.py), per-step statistics kept in a device tensor (no
   ``.item()``, so no host-device sync per step).
 
 Under DDP (training/distributed.py) the trainer passes the wrapped networks as
@@ -29,6 +30,8 @@ from torch import nn
 from gankit.errors import ConfigError
 from gankit.objectives import Objective, gradient_penalty
 from gankit.sampling.latent import sample_latent
+from gankit.training.manual_mlp import manual_step, plain_chains
+from gankit.training.optim import FusedAdamStep
 
 # Columns of the per-step statistics buffer. ``d_real_prob``/``d_fake_prob``: mean over the
 # batch of p/(p + q) as the discriminator sees it, σ(log-density-ratio estimate), NaN for
@@ -49,29 +52,6 @@ class AdversarialModels:
     # torch.compile'd module sharing its parameters. Checkpoints store the modules above.
     generator_train: nn.Module | None = None
     discriminator_train: nn.Module | None = None
-
-
-def make_optimizers(generator: nn.Module, discriminator: nn.Module, train_config) -> tuple:
-    """Adam per network with its own learning rate and betas.
-
-    The fused kernel (one pass over each parameter for the whole update) is ~4× faster
-    than the default per-operation loop on CPU, where Adam was over a third of an MLP step.
-    (Calling ``torch._fused_adam_`` directly, without the optimizer's Python bookkeeping,
-    was measured too: no gain inside a step, where the update is bound by memory traffic.)
-    """
-    t = train_config
-    g_opt = torch.optim.Adam(generator.parameters(), lr=t.g_lr, betas=tuple(t.g_betas), fused=True)
-    d_opt = torch.optim.Adam(discriminator.parameters(), lr=t.d_lr, betas=tuple(t.d_betas), fused=True)
-    return g_opt, d_opt
-
-
-def set_learning_rates(models: AdversarialModels, train_config, step: int, total_steps: int) -> None:
-    """``train.g_lr``/``d_lr``, scaled by 1 − step/total_steps under ``lr_decay = "linear"``."""
-    t = train_config
-    scale = max(0.0, 1.0 - step / max(1, total_steps)) if t.lr_decay == "linear" else 1.0
-    for optimizer, lr in ((models.g_optimizer, t.g_lr), (models.d_optimizer, t.d_lr)):
-        for group in optimizer.param_groups:
-            group["lr"] = lr * scale
 
 
 def make_ema(generator: nn.Module) -> nn.Module:
@@ -133,6 +113,8 @@ class AdversarialStep:
 
     # Benchmarks switch this off to measure what the diagnostics' columns cost; NaN then.
     record_diagnostics = True
+    # Plain MLPs train with hand-written gradients (manual_mlp.py) unless this is False.
+    use_manual = True
 
     def __init__(self, models: AdversarialModels, objective: Objective, model_config, train_config,
                  generator: torch.Generator, device: torch.device, rows: slice | None = None):
@@ -152,6 +134,11 @@ class AdversarialStep:
         self._nan = torch.full((), float("nan"), device=device)
         self._lists_of: tuple = ()
         self._lists: tuple = ()
+        self._adam_steps: tuple = ()
+        self._manual_of: tuple = ()
+        self._manual: tuple | None = None
+        self.train_config = train_config
+        self.zero = self._flags[0]
         try:
             objective.log_density_ratio(torch.zeros(1))
             self.has_ratio = True
@@ -163,7 +150,7 @@ class AdversarialStep:
             return contextlib.nullcontext()
         return torch.autocast(self.device.type, dtype=torch.bfloat16)
 
-    def _row(self, losses: tuple[torch.Tensor, ...], scores: torch.Tensor, with_generator_step: bool,
+    def row(self, losses: tuple[torch.Tensor, ...], scores: torch.Tensor, with_generator_step: bool,
              grad_norm: torch.Tensor) -> torch.Tensor:
         """The STAT_NAMES row from the losses and D's scores of real (first half) and fake (second
         half): mean scores, and the mean of σ(log p/q), D's belief that a sample is real, per half."""
@@ -187,21 +174,60 @@ class AdversarialStep:
             self._lists_of = owners
         return self._lists
 
+    def optimizer_steps(self) -> tuple[FusedAdamStep, FusedAdamStep]:
+        """(D's, G's) optimizer step, made again whenever an optimizer object is replaced."""
+        m = self.models
+        if not self._adam_steps or self._adam_steps[0].optimizer is not m.d_optimizer \
+                or self._adam_steps[1].optimizer is not m.g_optimizer:
+            self._adam_steps = (FusedAdamStep(m.d_optimizer), FusedAdamStep(m.g_optimizer))
+        return self._adam_steps
+
     def _penalty(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
         """WGAN-GP penalty at this rank's rows of the global batch's mixing weights (float32)."""
         shape = (self.global_batch,) + (1,) * (real.dim() - 1)
         alpha = torch.rand(shape, generator=self.rng, device=real.device, dtype=real.dtype)[self.rows]
         return gradient_penalty(self.models.discriminator, real, fake.to(real.dtype), alpha=alpha)
 
+    def latents(self) -> torch.Tensor:
+        """This process's rows of the global batch's latent codes (one draw from the shared RNG)."""
+        return sample_latent(self.global_batch, self.latent_dim, self.latent_distribution, generator=self.rng,
+                             device=self.device)[self.rows]
+
+    def gradient_norm(self, g_params: list[torch.Tensor]) -> torch.Tensor:
+        """L2 norm of G's gradient (NaN when the diagnostics' columns are off)."""
+        if not self.record_diagnostics:
+            return self._nan
+        return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(
+            [p.grad for p in g_params if p.grad is not None])))
+
+    def update_ema(self, generator_steps: int) -> None:
+        m = self.models
+        if m.generator_ema is not None:
+            update_ema(m.generator_ema, m.generator, ema_decay_at(self.ema_decay, generator_steps),
+                       self._generator_lists()[2])
+
+    def _manual_chains(self) -> tuple | None:
+        """The plain MLP chains when the step runs with hand-written gradients (manual_mlp.py)."""
+        if not self.use_manual:
+            return None
+        m = self.models
+        owners = (m.generator, m.discriminator, m.generator_train, m.discriminator_train)
+        if len(self._manual_of) != 4 or any(a is not b for a, b in zip(owners, self._manual_of)):
+            self._manual = plain_chains(m, self.objective, self.train_config)
+            self._manual_of = owners
+        return self._manual
+
     def __call__(self, real: torch.Tensor, with_generator_step: bool, generator_steps: int = 0) -> torch.Tensor:
         """One D step, and a G step when ``with_generator_step``; ``generator_steps`` (G steps
         taken so far) sets the EMA warm-up. ``real`` is this process's rows of the batch."""
+        manual = self._manual_chains()
+        if manual is not None:
+            return manual_step(self, manual, real, with_generator_step, generator_steps)
         m, objective = self.models, self.objective
         g_net = m.generator if m.generator_train is None else m.generator_train  # (no truth test: a compiled
         d_net = m.discriminator if m.discriminator_train is None else m.discriminator_train  # module has no len)
         batch = real.shape[0]
-        z = sample_latent(self.global_batch, self.latent_dim, self.latent_distribution, generator=self.rng,
-                          device=self.device)[self.rows]
+        z = self.latents()
         with torch.set_grad_enabled(with_generator_step), self._autocast():
             fake = g_net(z)
         fake_input = fake.detach()
@@ -216,10 +242,11 @@ class AdversarialStep:
         d_loss = loss_real + loss_fake
         if objective.uses_gradient_penalty:
             d_loss = d_loss + objective.gp_weight * self._penalty(real, fake_input)
-        g_params, d_params, ema_lists = self._generator_lists()
+        g_params, d_params, _ = self._generator_lists()
+        d_step, g_step = self.optimizer_steps()
         _clear_grads(d_params)
         d_loss.backward()
-        m.d_optimizer.step()
+        d_step()
 
         g_loss = grad_norm = self._flags[0]
         if with_generator_step:
@@ -227,12 +254,7 @@ class AdversarialStep:
                 g_loss = objective.g_loss(m.discriminator(fake).float())
             _clear_grads(g_params)
             g_loss.backward(inputs=g_params)
-            if self.record_diagnostics:
-                grad_norm = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(
-                    [p.grad for p in g_params if p.grad is not None])))
-            else:
-                grad_norm = self._nan
-            m.g_optimizer.step()
-            if m.generator_ema is not None:
-                update_ema(m.generator_ema, m.generator, ema_decay_at(self.ema_decay, generator_steps), ema_lists)
-        return self._row((loss_real, loss_fake, g_loss), scores, with_generator_step, grad_norm)
+            grad_norm = self.gradient_norm(g_params)
+            g_step()
+            self.update_ema(generator_steps)
+        return self.row((loss_real, loss_fake, g_loss), scores, with_generator_step, grad_norm)

@@ -36,9 +36,8 @@ from gankit.training.hooks import (
 from gankit.training.progress import TrainingProgress
 from gankit.training.rundir import RunPaths, append_record, read_records, truncate_records, write_json
 from gankit.training.state import restore_state, training_state
-from gankit.training.step import (
-    STAT_NAMES, AdversarialModels, AdversarialStep, make_ema, make_optimizers, set_learning_rates,
-)
+from gankit.training.optim import make_optimizers, set_learning_rates
+from gankit.training.step import STAT_NAMES, AdversarialModels, AdversarialStep, make_ema
 from gankit.training.tensorboard import TensorBoardLog
 
 

@@ -1,0 +1,150 @@
+"""A plain MLP (Linear → activation → … → Linear → output activation) as one autograd node.
+
+Autograd records two nodes per ``nn.Linear`` and one per activation, and each costs
+bookkeeping that is a sizeable share of a step when the layers are 128 wide (the toy
+presets). ``mlp_chain`` runs the same ``addmm`` and activations in one
+``torch.autograd.Function`` and writes the backward by hand:
+
+- forward: ``h = addmm(b, h, Wᵀ)`` and the activation in place, exactly as ``F.linear``
+  and the modules compute it, so outputs and gradients are bitwise those of the
+  ``nn.Sequential`` it replaces (tested);
+- backward: for each layer from the top, ∂W = gᵀ·h, ∂b = Σ g, g ← (g·W) ⊙ act′, with the
+  activation's derivative read from its saved output (ReLU/LeakyReLU/tanh/sigmoid all
+  allow it). Gradients nobody asked for are skipped: the input's when it does not
+  require grad, and the weights' when the engine will not use them
+  (``loss.backward(inputs=G's params)`` through D computes no weight gradients of D);
+- double backward (the WGAN-GP penalty's ``create_graph=True``) recomputes the chain
+  with ordinary autograd from the saved inputs, so second derivatives are exact.
+
+Measured in BENCHMARKS.md (issue 8): ~4% of a ring8 step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+# Output activations the chain knows: name -> (in-place forward, backward from the output).
+_OUTPUTS = {
+    "linear": (None, None),
+    "tanh": (Tensor.tanh_, torch.ops.aten.tanh_backward),
+    "sigmoid": (Tensor.sigmoid_, torch.ops.aten.sigmoid_backward),
+}
+
+
+def _hidden_activation(h: Tensor, slope: float) -> Tensor:
+    return h.relu_() if slope == 0.0 else F.leaky_relu_(h, slope)
+
+
+def _reference_chain(x: Tensor, slope: float, output: str, params: tuple[Tensor, ...]) -> Tensor:
+    """The same chain with ordinary (out-of-place) autograd ops: used for double backward."""
+    n = len(params) // 2
+    h = x
+    for i in range(n):
+        h = F.linear(h, params[2 * i], params[2 * i + 1])
+        if i < n - 1:
+            h = F.relu(h) if slope == 0.0 else F.leaky_relu(h, slope)
+    if output == "tanh":
+        h = torch.tanh(h)
+    elif output == "sigmoid":
+        h = torch.sigmoid(h)
+    return h
+
+
+def _wanted_gradients(ctx) -> tuple[bool, ...]:
+    """Which inputs' gradients the running backward will use: ``needs_input_grad``, narrowed by
+    the engine's plan where it can tell (``backward(inputs=...)``; not under autograd.grad)."""
+    needs = list(ctx.needs_input_grad)
+    try:
+        for index, (node, _) in enumerate(ctx.next_functions):
+            if needs[index] and node is not None:
+                needs[index] = torch._C._will_engine_execute_node(node)
+    except (RuntimeError, AttributeError):
+        return tuple(ctx.needs_input_grad)
+    return tuple(needs)
+
+
+def chain_forward(x: Tensor, params: Sequence[Tensor], slope: float, output: str) -> tuple[Tensor, list[Tensor]]:
+    """(output, hidden activations) of the chain with weights/biases ``params`` (w0, b0, w1, …):
+    no autograd of its own (the caller runs it inside a Function or under no_grad)."""
+    n = len(params) // 2
+    h = x
+    hidden = []
+    for i in range(n):
+        h = torch.addmm(params[2 * i + 1], h, params[2 * i].t())
+        if i < n - 1:
+            hidden.append(_hidden_activation(h, slope))
+    forward_output, _ = _OUTPUTS[output]
+    if forward_output is not None:
+        forward_output(h)
+    return h, hidden
+
+
+def chain_backward(grad: Tensor, x: Tensor, y: Tensor, hidden: Sequence[Tensor], params: Sequence[Tensor],
+                   slope: float, output: str, want_params: Sequence[bool] | bool = True,
+                   want_x: bool = False) -> tuple[Tensor | None, list[Tensor | None]]:
+    """(∂/∂x, [∂/∂w0, ∂/∂b0, …]) from ``grad`` = ∂/∂y, for a ``chain_forward`` that gave ``y`` and
+    ``hidden`` from ``x``; ``want_params`` (one flag, or one per parameter) and ``want_x`` say which
+    to compute (None for the others)."""
+    n = len(params) // 2
+    wanted = [want_params] * (2 * n) if isinstance(want_params, bool) else list(want_params)
+    layer_inputs = [x, *hidden]
+    _, backward_output = _OUTPUTS[output]
+    g = grad if backward_output is None else backward_output(grad, y)
+    grads: list[Tensor | None] = [None] * (2 * n)
+    grad_x = None
+    for i in reversed(range(n)):
+        if wanted[2 * i]:
+            grads[2 * i] = torch.mm(g.t(), layer_inputs[i])
+        if wanted[2 * i + 1]:
+            grads[2 * i + 1] = g.sum(0)
+        if i > 0:
+            g = torch.mm(g, params[2 * i])
+            h = layer_inputs[i]
+            g = (torch.ops.aten.threshold_backward(g, h, 0.0) if slope == 0.0
+                 else torch.ops.aten.leaky_relu_backward(g, h, slope, True))
+        elif want_x:
+            grad_x = torch.mm(g, params[0])
+    return grad_x, grads
+
+
+class _MLPChain(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x: Tensor, slope: float, output: str, *params: Tensor) -> Tensor:
+        y, hidden = chain_forward(x, params, slope, output)
+        ctx.slope, ctx.output, ctx.hidden = slope, output, hidden
+        ctx.save_for_backward(x, y, *params)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        x, y, *params = ctx.saved_tensors
+        if torch.is_grad_enabled():  # create_graph=True: differentiate the recomputed chain
+            leaves = [x, *params]
+            targets = [t for t in leaves if t.requires_grad]
+            with torch.enable_grad():
+                out = _reference_chain(x, ctx.slope, ctx.output, tuple(params))
+                grads = iter(torch.autograd.grad(out, targets, grad, create_graph=True, allow_unused=True))
+            result = [next(grads) if t.requires_grad else None for t in leaves]
+            return (result[0], None, None, *result[1:])
+        wanted = _wanted_gradients(ctx)
+        grad_x, grads = chain_backward(grad, x, y, ctx.hidden, params, ctx.slope, ctx.output,
+                                       want_params=wanted[3:], want_x=wanted[0])
+        return (grad_x, None, None, *grads)
+
+
+def chain_parameters(linears: Sequence[nn.Linear]) -> list[Tensor]:
+    """[w0, b0, w1, b1, …] of ``linears``: the ``params`` of ``chain_forward``/``chain_backward``."""
+    params = []
+    for layer in linears:
+        params += [layer.weight, layer.bias]
+    return params
+
+
+def mlp_chain(x: Tensor, linears: list[nn.Linear], slope: float, output: str = "linear") -> Tensor:
+    """``x`` (B, F) through ``linears`` with LeakyReLU(``slope``) (ReLU for 0) between them and
+    the ``output`` activation (linear, tanh, sigmoid) after the last, as one autograd node."""
+    return _MLPChain.apply(x, float(slope), output, *chain_parameters(linears))

@@ -1,0 +1,196 @@
+"""The fast paths of the MLP step are the autograd step, bitwise: the one-node MLP chain
+(models/fused.py), the hand-written-gradient step (training/manual_mlp.py) and the direct
+fused-Adam call (training/optim.py)."""
+
+import copy
+import math
+
+import pytest
+import torch
+from conftest import TINY
+from torch import nn
+
+from gankit.config import load_config
+from gankit.models.fused import chain_backward, chain_forward, chain_parameters
+from gankit.models.mlp import MLPDiscriminator, MLPGenerator
+from gankit.training.optim import FusedAdamStep
+from gankit.training.trainer import Trainer
+
+
+def _without_chain(module: nn.Module) -> nn.Module:
+    plain = copy.deepcopy(module)
+    plain._chain = None  # the nn.Sequential path
+    return plain
+
+
+@pytest.mark.parametrize("slope,output", [(0.2, "linear"), (0.0, "tanh"), (0.1, "sigmoid")])
+def test_chain_forward_and_gradients_are_those_of_the_sequential(slope, output):
+    torch.manual_seed(0)
+    fused_g = MLPGenerator(3, [16, 8], (2, 3), slope=slope, output_activation=output)
+    fused_d = MLPDiscriminator((2, 3), [16, 8], slope=slope, pack=2)
+    plain_g, plain_d = _without_chain(fused_g), _without_chain(fused_d)
+    z = torch.randn(8, 3)
+    results = []
+    for g, d in ((fused_g, fused_d), (plain_g, plain_d)):
+        x = g(z)
+        scores = d(x)
+        (scores.square().sum() + x.sum()).backward()
+        results.append([x, scores] + [p.grad for p in [*g.parameters(), *d.parameters()]])
+    for fused, plain in zip(*results):
+        assert torch.equal(fused, plain)
+
+
+def test_backward_into_chosen_inputs_skips_the_other_weight_gradients():
+    torch.manual_seed(0)
+    g, d = MLPGenerator(2, [8], 2, output_activation="linear"), MLPDiscriminator(2, [8])
+    d(g(torch.randn(4, 2))).sum().backward(inputs=list(g.parameters()))
+    assert all(p.grad is not None for p in g.parameters())
+    assert all(p.grad is None for p in d.parameters())
+    x = torch.randn(4, 2, requires_grad=True)
+    (grad_x,) = torch.autograd.grad(d(x).sum(), x)  # autograd.grad: the engine's plan is not readable
+    (expected,) = torch.autograd.grad(_without_chain(d)(x).sum(), x)
+    assert torch.equal(grad_x, expected)
+
+
+def test_double_backward_for_the_gradient_penalty_matches_the_sequential():
+    torch.manual_seed(0)
+    fused = MLPDiscriminator(3, [16, 16], slope=0.2)
+    plain = _without_chain(fused)
+    x = torch.randn(10, 3)
+    grads = []
+    for d in (fused, plain):
+        point = x.clone().requires_grad_()
+        (g,) = torch.autograd.grad(d(point).sum(), point, create_graph=True)
+        ((g.norm(dim=1) - 1) ** 2).mean().backward()
+        grads.append([torch.zeros_like(p) if p.grad is None else p.grad for p in d.parameters()])
+    for a, b in zip(*grads):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-7)
+
+
+def test_chain_backward_matches_autograd_by_hand():
+    torch.manual_seed(0)
+    linears = [nn.Linear(3, 5), nn.Linear(5, 4), nn.Linear(4, 2)]
+    params = chain_parameters(linears)
+    x = torch.randn(6, 3, requires_grad=True)
+    with torch.no_grad():
+        y, hidden = chain_forward(x, params, 0.2, "tanh")
+    grad_y = torch.randn_like(y)
+    grad_x, grads = chain_backward(grad_y, x.detach(), y, hidden, params, 0.2, "tanh", want_x=True)
+    reference = torch.tanh(linears[2](nn.functional.leaky_relu(linears[1](nn.functional.leaky_relu(
+        linears[0](x), 0.2)), 0.2)))
+    expected = torch.autograd.grad(reference, [x, *params], grad_y)
+    for got, want in zip([grad_x, *grads], expected):
+        torch.testing.assert_close(got, want, rtol=1e-6, atol=1e-7)
+
+
+def _trainer(overrides, path, manual: bool) -> Trainer:
+    trainer = Trainer(load_config("toy-ring8", TINY + overrides), path)
+    trainer.step_fn.use_manual = manual
+    return trainer
+
+
+CASES = [
+    [],
+    ["model.pack=2", "model.g_output=tanh", "train.ema_decay=0.99", "train.lr_decay=linear"],
+    ["objective.name=lsgan", "train.n_critic=2"],
+    ["objective.name=hinge", "model.d_slope=0"],
+    ["objective.name=kl", "objective.label_smoothing=0.9"],
+    ["objective.name=boundary", "objective.generator_loss=saturating"],
+]
+
+
+@pytest.mark.parametrize("overrides", CASES, ids=lambda o: ",".join(o) or "defaults")
+def test_manual_step_trains_exactly_like_the_autograd_step(tmp_path, overrides):
+    manual = _trainer(overrides, tmp_path / "manual", True)
+    auto = _trainer(overrides, tmp_path / "auto", False)
+    assert manual.step_fn._manual_chains() is not None
+    for trainer in (manual, auto):
+        for _ in range(2):
+            trainer.batch = 0
+            trainer.run_epoch()
+    assert auto.step_fn._manual_chains() is None
+    pairs = [(manual.models.generator, auto.models.generator),
+             (manual.models.discriminator, auto.models.discriminator)]
+    if manual.models.generator_ema is not None:
+        pairs.append((manual.models.generator_ema, auto.models.generator_ema))
+    for a, b in pairs:
+        for (name, p), q in zip(a.state_dict().items(), b.state_dict().values()):
+            assert torch.equal(p, q), name
+    for opt in ("g_optimizer", "d_optimizer"):
+        a = getattr(manual.models, opt).state_dict()["state"]
+        b = getattr(auto.models, opt).state_dict()["state"]
+        for index in a:
+            for key in a[index]:
+                assert torch.equal(a[index][key], b[index][key]), (opt, index, key)
+    assert torch.equal(manual.epoch_stats.nan_to_num(7.0), auto.epoch_stats.nan_to_num(7.0))
+
+
+@pytest.mark.parametrize("overrides", [
+    ["objective.name=wgan-gp"], ["model.d_dropout=0.2"], ["model.spectral_norm=true"],
+    ["model.minibatch_std=true"], ["model.g_batch_norm=true"],
+])
+def test_models_or_objectives_that_need_autograd_take_the_autograd_step(tmp_path, overrides):
+    trainer = Trainer(load_config("toy-ring8", TINY + overrides), tmp_path / "run")
+    assert trainer.step_fn._manual_chains() is None
+    trainer.run_epoch()
+    assert math.isfinite(float(trainer.epoch_stats[:, 0].sum()))
+
+
+def _adam_pair(**options):
+    nets, optimizers = [], []
+    for _ in range(2):
+        torch.manual_seed(0)
+        net = nn.Sequential(nn.Linear(3, 5), nn.ReLU(), nn.Linear(5, 1))
+        nets.append(net)
+        optimizers.append(torch.optim.Adam(net.parameters(), fused=True, **options))
+    return nets, optimizers
+
+
+def _train(nets, steppers, optimizers, steps, offset=0):
+    x = torch.randn(16, 3, generator=torch.Generator().manual_seed(offset))
+    for i in range(steps):
+        for net, stepper, opt in zip(nets, steppers, optimizers):
+            for group in opt.param_groups:
+                group["lr"] = 1e-2 * (1 - i / (2 * steps))
+            opt.zero_grad()
+            net(x + i + offset).square().mean().backward()
+            stepper()
+
+
+def _assert_same(nets, optimizers):
+    for p, q in zip(nets[0].parameters(), nets[1].parameters()):
+        assert torch.equal(p, q)
+    a, b = (opt.state_dict()["state"] for opt in optimizers)
+    assert all(torch.equal(a[i][k], b[i][k]) for i in a for k in a[i])
+
+
+def test_direct_fused_adam_call_is_optimizer_step_bitwise():
+    nets, optimizers = _adam_pair(betas=(0.5, 0.99), weight_decay=0.01)
+    fast = FusedAdamStep(optimizers[1])
+    _train(nets, [optimizers[0].step, fast], optimizers, steps=6)
+    assert fast._groups is not None  # after the first step the kernel is called directly
+    _assert_same(nets, optimizers)
+    # a resumed optimizer (new state objects) is picked up again
+    saved = copy.deepcopy(optimizers[0].state_dict())
+    for opt in optimizers:
+        opt.load_state_dict(copy.deepcopy(saved))
+    _train(nets, [optimizers[0].step, fast], optimizers, steps=3, offset=7)
+    _assert_same(nets, optimizers)
+
+
+def test_direct_fused_adam_falls_back_to_the_optimizer_where_it_does_not_apply():
+    nets, optimizers = _adam_pair(amsgrad=True)
+    fast = FusedAdamStep(optimizers[1])
+    _train(nets, [optimizers[0].step, fast], optimizers, steps=3)
+    assert fast._groups is None
+    _assert_same(nets, optimizers)
+    nets, optimizers = _adam_pair()
+    fast = FusedAdamStep(optimizers[1])
+    _train(nets, [optimizers[0].step, fast], optimizers, steps=2)
+    for net in nets:  # a parameter without a gradient: the optimizer skips it
+        net[2].bias.grad = None
+    for net, stepper in zip(nets, [optimizers[0].step, fast]):
+        net[0].weight.grad = torch.ones_like(net[0].weight)
+        net[0].bias.grad = net[2].weight.grad = None
+        stepper()
+    _assert_same(nets, optimizers)
