@@ -1,8 +1,9 @@
 """Reference loops and the matmul floor for ``bench_suite.py``.
 
 ``plain_gan_loop``: the plain PyTorch loop of ``bench_train_step.py`` on gankit's own networks
-(for the DCGAN). ``minimal_loop``: gankit's algorithm as the leanest hand-written eager loop,
-the ceiling the trainer can reach. ``MatmulReplay``: the matrix products of one gankit step,
+(for the DCGAN). ``minimal_loop``: gankit's algorithm as the leanest hand-written autograd loop
+(the ceiling of the autograd step; the trainer's hand-written gradients for plain MLPs go
+below it). ``MatmulReplay``: the matrix products of one gankit step,
 replayed as bare float32 ``torch.mm`` calls.
 """
 
@@ -67,10 +68,11 @@ def plain_gan_loop(data: torch.Tensor, config, steps: int) -> float:
 
 
 def minimal_loop(data: torch.Tensor, config, steps: int) -> float:
-    """Seconds per step of the leanest hand-written eager loop of gankit's algorithm on gankit's
-    networks for ``config``: one D pass over real+fake, the D step's fake reused by the G step,
-    G-only backward, fused Adam, the EMA of G; no statistics, LR schedule or trainer around
-    it. The ceiling of what the trainer can reach in eager PyTorch."""
+    """Seconds per step of the leanest hand-written autograd loop of gankit's algorithm on gankit's
+    networks for ``config`` (plain MLPs run as one autograd node each, models/fused.py): one D
+    pass over real+fake, the D step's fake reused by the G step, G-only backward, fused Adam,
+    the EMA of G; no statistics, LR schedule or trainer around it. The ceiling of what the
+    trainer's autograd step can reach."""
     torch.manual_seed(0)
     generator, discriminator = build_models(config.model, tuple(data.shape[1:]))
     ema = [p.detach().clone() for p in generator.parameters()]

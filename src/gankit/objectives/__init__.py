@@ -39,6 +39,7 @@ from types import MappingProxyType
 from torch import Tensor
 
 from gankit.errors import ConfigError
+from gankit.objectives.derivatives import d_score_gradients, g_score_gradient
 from gankit.objectives.fgan import (
     F_DIVERGENCES, _unknown_message, f_activation, f_conjugate, f_conjugate_of_activation, f_gan_d_losses,
     f_gan_g_loss,
@@ -122,6 +123,14 @@ class Objective:
         if self.name == "lsgan":
             return lsgan_g_loss(fake_out)
         return critic_g_loss(fake_out)
+
+    def d_score_gradients(self, real_out: Tensor, fake_out: Tensor) -> tuple[Tensor, Tensor]:
+        """∂(sum of ``d_losses``)/∂ each score, in closed form (objectives/derivatives.py)."""
+        return d_score_gradients(self, real_out, fake_out)
+
+    def g_score_gradient(self, fake_out: Tensor) -> Tensor:
+        """∂``g_loss``/∂ each score, in closed form (objectives/derivatives.py)."""
+        return g_score_gradient(self, fake_out)
 
     def log_density_ratio(self, out: Tensor) -> Tensor:
         """log p_data/p_g implied by an optimal discriminator; raises ConfigError where none exists."""

@@ -3,16 +3,16 @@
 When G and D are both plain chains of Linears and (Leaky)ReLUs (``plain_chain()``: no batch
 norm, dropout, spectral norm or minibatch std) the step's passes need no autograd graph:
 ``chain_forward`` keeps each layer's activations and ``chain_backward`` (models/fused.py)
-applies the chain rule layer by layer. Only the objective is differentiated by autograd,
-on the discriminator's scores alone (a few hundred numbers), so every objective works
-unchanged. The operations are those autograd runs through ``mlp_chain``, so parameters,
-losses and statistics are bitwise those of the autograd step (tests/test_manual_mlp.py).
+applies the chain rule layer by layer, from the objective's closed-form derivatives with
+respect to the scores (objectives/derivatives.py). The network operations are those autograd
+runs through ``mlp_chain``; only the scores' derivatives are computed by formula instead of
+autograd (equal to ~1e-7 relative in float32), so a run matches the autograd step to float
+rounding (tests/test_manual_mlp.py).
 
 It is used for one process on one device, without autocast, ``torch.compile`` or a gradient
 penalty (which needs second derivatives); everything else takes the autograd step. Measured
-in BENCHMARKS.md (issue 8): the ring8 step went from 2.46 to ~1.9 ms at one thread, the
-graph's bookkeeping (recording, engine, gradient accumulation) being ~a quarter of a step of
-128-wide layers.
+in BENCHMARKS.md (issue 8): autograd's bookkeeping (recording, engine, gradient accumulation,
+the losses' small graphs) was ~a quarter of a ring8 step of 128-wide layers.
 """
 
 from __future__ import annotations
@@ -42,17 +42,6 @@ def plain_chains(models, objective, train_config) -> tuple | None:
     return tuple(chains)
 
 
-def _score_gradients(loss_fn, *scores: Tensor) -> tuple[tuple[Tensor, ...], tuple[Tensor, ...]]:
-    """(losses, ∂(their sum)/∂ each of ``scores``): autograd on the scores alone, each its own
-    leaf (no slicing in the graph, so no slice backward to pay for)."""
-    with torch.enable_grad():
-        leaves = [s.detach().requires_grad_() for s in scores]
-        losses = loss_fn(*leaves)
-        total = losses[0] if len(losses) == 1 else losses[0] + losses[1]
-        grads = torch.autograd.grad(total, leaves)
-    return tuple(loss.detach() for loss in losses), grads
-
-
 def _set_grads(params: list[Tensor], grads: list[Tensor | None]) -> None:
     for param, grad in zip(params, grads):
         param.grad = grad
@@ -70,9 +59,10 @@ def manual_step(step, chains: tuple, real: Tensor, with_generator_step: bool, ge
     d_out, d_hidden = chain_forward(d_in, d_params, d_slope, d_output)
     scores = d_out.squeeze(1)
     half = batch // step.pack
-    (loss_real, loss_fake), grads = _score_gradients(objective.d_losses, scores[:half], scores[half:])
+    loss_real, loss_fake = objective.d_losses(scores[:half], scores[half:])
+    grad = torch.cat(objective.d_score_gradients(scores[:half], scores[half:]))
     d_step, g_step = step.optimizer_steps()
-    _, d_grads = chain_backward(torch.cat(grads).unsqueeze(1), d_in, d_out, d_hidden, d_params, d_slope, d_output)
+    _, d_grads = chain_backward(grad.unsqueeze(1), d_in, d_out, d_hidden, d_params, d_slope, d_output)
     _set_grads(d_params, d_grads)
     d_step()
 
@@ -80,7 +70,8 @@ def manual_step(step, chains: tuple, real: Tensor, with_generator_step: bool, ge
     if with_generator_step:
         fake_rows = m.discriminator.pack_rows(fake)
         d_out, d_hidden = chain_forward(fake_rows, d_params, d_slope, d_output)
-        (g_loss,), (grad,) = _score_gradients(lambda s: (objective.g_loss(s),), d_out.squeeze(1))
+        g_loss = objective.g_loss(d_out.squeeze(1))
+        grad = objective.g_score_gradient(d_out.squeeze(1))
         grad_rows, _ = chain_backward(grad.unsqueeze(1), fake_rows, d_out, d_hidden, d_params, d_slope,
                                       d_output, want_params=False, want_x=True)
         _, g_grads = chain_backward(grad_rows.view(fake.shape), z, fake, g_hidden, g_params, g_slope, g_output)
