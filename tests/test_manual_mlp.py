@@ -196,3 +196,20 @@ def test_direct_fused_adam_falls_back_to_the_optimizer_where_it_does_not_apply()
         net[0].bias.grad = net[2].weight.grad = None
         stepper()
     _assert_same(nets, optimizers)
+
+
+def test_layer_hooks_keep_the_modules_called():
+    torch.manual_seed(0)
+    g = MLPGenerator(2, [8], 2, output_activation="linear")
+    seen = []
+    g.net[0].register_forward_hook(lambda module, inputs, output: seen.append(output.shape))
+    g(torch.randn(5, 2))
+    assert seen == [torch.Size([5, 8])]
+
+
+def test_hooks_on_a_network_select_the_autograd_step(tmp_path):
+    trainer = Trainer(load_config("toy-ring8", TINY), tmp_path / "run")
+    calls = []
+    trainer.models.discriminator.register_forward_hook(lambda *args: calls.append(1))
+    trainer.run_epoch()
+    assert trainer.step_fn._manual_chains() is None and calls

@@ -165,8 +165,16 @@ class MLPDiscriminator(nn.Module):
 
 def _use_chain(chain, x: Tensor) -> bool:
     """The one-node chain runs unless the model is not a plain chain, is being compiled (dynamo
-    traces the Sequential) or runs under autocast (whose casts the hand-written backward lacks)."""
-    return chain is not None and not torch.compiler.is_compiling() and not torch.is_autocast_enabled(x.device.type)
+    traces the Sequential), runs under autocast (whose casts the hand-written backward lacks)
+    or has hooks on its layers (which only the Sequential calls)."""
+    return (chain is not None and not torch.compiler.is_compiling()
+            and not torch.is_autocast_enabled(x.device.type) and not has_layer_hooks(chain[0]))
+
+
+def has_layer_hooks(layers) -> bool:
+    """Whether any of ``layers`` has forward (pre-)hooks or backward hooks of its own."""
+    return any(layer._forward_hooks or layer._forward_pre_hooks or layer._backward_hooks
+               or layer._backward_pre_hooks for layer in layers)
 
 
 def _chain_of(net: nn.Sequential, slope: float, output: str) -> tuple[tuple[nn.Linear, ...], float, str]:

@@ -10,7 +10,8 @@ autograd (equal to ~1e-7 relative in float32), so a run matches the autograd ste
 rounding (tests/test_manual_mlp.py).
 
 It is used for one process on one device, without autocast, ``torch.compile`` or a gradient
-penalty (which needs second derivatives); everything else takes the autograd step. Measured
+penalty (which needs second derivatives), and without hooks on the networks or their layers
+(checked when the step first sees the networks); everything else takes the autograd step. Measured
 in BENCHMARKS.md (issue 8): autograd's bookkeeping (recording, engine, gradient accumulation,
 the losses' small graphs) was ~a quarter of a ring8 step of 128-wide layers.
 """
@@ -21,6 +22,7 @@ import torch
 from torch import Tensor
 
 from gankit.models.fused import chain_backward, chain_forward, chain_parameters
+from gankit.models.mlp import has_layer_hooks
 
 
 def plain_chains(models, objective, train_config) -> tuple | None:
@@ -29,7 +31,7 @@ def plain_chains(models, objective, train_config) -> tuple | None:
     for net, wrapped in ((models.generator, models.generator_train),
                          (models.discriminator, models.discriminator_train)):
         chain = net.plain_chain() if hasattr(net, "plain_chain") and wrapped is None else None
-        if chain is None:
+        if chain is None or has_layer_hooks([net, *chain[0]]):  # hooks need the modules called
             return None
         linears, slope, output = chain
         params = chain_parameters(linears)
