@@ -24,21 +24,25 @@ def _without_chain(module: nn.Module) -> nn.Module:
     return plain
 
 
-@pytest.mark.parametrize("slope,output", [(0.2, "linear"), (0.0, "tanh"), (0.1, "sigmoid")])
-def test_chain_forward_and_gradients_are_those_of_the_sequential(slope, output):
+@pytest.mark.parametrize("slope,output,dropout", [(0.2, "linear", 0.0), (0.0, "tanh", 0.3), (0.1, "sigmoid", 0.5)])
+def test_chain_forward_and_gradients_are_those_of_the_sequential(slope, output, dropout):
     torch.manual_seed(0)
-    fused_g = MLPGenerator(3, [16, 8], (2, 3), slope=slope, output_activation=output)
-    fused_d = MLPDiscriminator((2, 3), [16, 8], slope=slope, pack=2)
+    fused_g = MLPGenerator(3, [16, 8], (2, 3), slope=slope, output_activation=output, dropout=dropout)
+    fused_d = MLPDiscriminator((2, 3), [16, 8], slope=slope, pack=2, dropout=dropout)
     plain_g, plain_d = _without_chain(fused_g), _without_chain(fused_d)
     z = torch.randn(8, 3)
     results = []
     for g, d in ((fused_g, fused_d), (plain_g, plain_d)):
+        torch.manual_seed(1)  # the same dropout draws
         x = g(z)
         scores = d(x)
         (scores.square().sum() + x.sum()).backward()
         results.append([x, scores] + [p.grad for p in [*g.parameters(), *d.parameters()]])
     for fused, plain in zip(*results):
         assert torch.equal(fused, plain)
+    if dropout:  # eval mode: no dropout, the same outputs on every call
+        fused_d.eval()
+        assert torch.equal(fused_d(results[0][0].detach()), fused_d(results[0][0].detach()))
 
 
 def test_backward_into_chosen_inputs_skips_the_other_weight_gradients():
@@ -53,13 +57,15 @@ def test_backward_into_chosen_inputs_skips_the_other_weight_gradients():
     assert torch.equal(grad_x, expected)
 
 
-def test_double_backward_for_the_gradient_penalty_matches_the_sequential():
+@pytest.mark.parametrize("dropout", [0.0, 0.3])
+def test_double_backward_for_the_gradient_penalty_matches_the_sequential(dropout):
     torch.manual_seed(0)
-    fused = MLPDiscriminator(3, [16, 16], slope=0.2)
+    fused = MLPDiscriminator(3, [16, 16], slope=0.2, dropout=dropout)
     plain = _without_chain(fused)
     x = torch.randn(10, 3)
     grads = []
     for d in (fused, plain):
+        torch.manual_seed(1)
         point = x.clone().requires_grad_()
         (g,) = torch.autograd.grad(d(point).sum(), point, create_graph=True)
         ((g.norm(dim=1) - 1) ** 2).mean().backward()
@@ -74,7 +80,7 @@ def test_chain_backward_matches_autograd_by_hand():
     params = chain_parameters(linears)
     x = torch.randn(6, 3, requires_grad=True)
     with torch.no_grad():
-        y, hidden = chain_forward(x, params, 0.2, "tanh")
+        y, hidden, _ = chain_forward(x, params, 0.2, "tanh")
     grad_y = torch.randn_like(y)
     grad_x, grads = chain_backward(grad_y, x.detach(), y, hidden, params, 0.2, "tanh", want_x=True)
     reference = torch.tanh(linears[2](nn.functional.leaky_relu(linears[1](nn.functional.leaky_relu(
@@ -97,6 +103,7 @@ CASES = [
     ["objective.name=hinge", "model.d_slope=0"],
     ["objective.name=kl", "objective.label_smoothing=0.9"],
     ["objective.name=boundary", "objective.generator_loss=saturating"],
+    ["model.d_dropout=0.3", "model.g_dropout=0.1", "objective.label_smoothing=0.9", "train.ema_decay=0.999"],
 ]
 
 
@@ -106,6 +113,7 @@ def test_manual_step_trains_exactly_like_the_autograd_step(tmp_path, overrides):
     auto = _trainer(overrides, tmp_path / "auto", False)
     assert manual.step_fn._manual_chains() is not None
     for trainer in (manual, auto):
+        torch.manual_seed(7)  # dropout draws from the global RNG: the same draws for both
         for _ in range(2):
             trainer.batch = 0
             trainer.run_epoch()
@@ -128,7 +136,7 @@ def test_manual_step_trains_exactly_like_the_autograd_step(tmp_path, overrides):
 
 
 @pytest.mark.parametrize("overrides", [
-    ["objective.name=wgan-gp"], ["model.d_dropout=0.2"], ["model.spectral_norm=true"],
+    ["objective.name=wgan-gp"], ["model.spectral_norm=true"],
     ["model.minibatch_std=true"], ["model.g_batch_norm=true"],
 ])
 def test_models_or_objectives_that_need_autograd_take_the_autograd_step(tmp_path, overrides):

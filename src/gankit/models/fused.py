@@ -5,9 +5,9 @@ bookkeeping that is a sizeable share of a step when the layers are 128 wide (the
 presets). ``mlp_chain`` runs the same ``addmm`` and activations in one
 ``torch.autograd.Function`` and writes the backward by hand:
 
-- forward: ``h = addmm(b, h, Wᵀ)`` and the activation in place, exactly as ``F.linear``
-  and the modules compute it, so outputs and gradients are bitwise those of the
-  ``nn.Sequential`` it replaces (tested);
+- forward: ``h = addmm(b, h, Wᵀ)``, the activation in place and, in train mode, dropout,
+  exactly as ``F.linear`` and the modules compute them, so outputs and gradients are
+  bitwise those of the ``nn.Sequential`` it replaces (tested);
 - backward: for each layer from the top, ∂W = gᵀ·h, ∂b = Σ g, g ← (g·W) ⊙ act′, with the
   activation's derivative read from its saved output (ReLU/LeakyReLU/tanh/sigmoid all
   allow it). Gradients nobody asked for are skipped: the input's when it does not
@@ -39,14 +39,18 @@ def _hidden_activation(h: Tensor, slope: float) -> Tensor:
     return h.relu_() if slope == 0.0 else F.leaky_relu_(h, slope)
 
 
-def _reference_chain(x: Tensor, slope: float, output: str, params: tuple[Tensor, ...]) -> Tensor:
-    """The same chain with ordinary (out-of-place) autograd ops: used for double backward."""
+def _reference_chain(x: Tensor, slope: float, output: str, params: tuple[Tensor, ...],
+                     noises: Sequence[Tensor]) -> Tensor:
+    """The same chain with ordinary (out-of-place) autograd ops and the forward's dropout
+    noise: used for double backward."""
     n = len(params) // 2
     h = x
     for i in range(n):
         h = F.linear(h, params[2 * i], params[2 * i + 1])
         if i < n - 1:
             h = F.relu(h) if slope == 0.0 else F.leaky_relu(h, slope)
+            if noises:
+                h = h * noises[i]
     if output == "tanh":
         h = torch.tanh(h)
     elif output == "sigmoid":
@@ -67,28 +71,39 @@ def _wanted_gradients(ctx) -> tuple[bool, ...]:
     return tuple(needs)
 
 
-def chain_forward(x: Tensor, params: Sequence[Tensor], slope: float, output: str) -> tuple[Tensor, list[Tensor]]:
-    """(output, hidden activations) of the chain with weights/biases ``params`` (w0, b0, w1, …):
-    no autograd of its own (the caller runs it inside a Function or under no_grad)."""
+def chain_forward(x: Tensor, params: Sequence[Tensor], slope: float, output: str,
+                  dropout: float = 0.0) -> tuple[Tensor, list[Tensor], list[Tensor]]:
+    """(output, hidden layers' outputs, dropout noises) of the chain with weights/biases
+    ``params`` (w0, b0, w1, …), no autograd of its own (the caller runs it inside a Function or
+    under no_grad). ``dropout`` p > 0 drops hidden units after each activation exactly as
+    ``nn.Dropout`` in train mode does on the CPU (same draws from the global RNG, same
+    values: noise = bernoulli(1 − p)/(1 − p), h·noise); pass 0 in eval mode."""
     n = len(params) // 2
     h = x
-    hidden = []
+    hidden, noises = [], []
     for i in range(n):
         h = torch.addmm(params[2 * i + 1], h, params[2 * i].t())
         if i < n - 1:
-            hidden.append(_hidden_activation(h, slope))
+            h = _hidden_activation(h, slope)
+            if dropout > 0.0:
+                noise = torch.empty_like(h).bernoulli_(1.0 - dropout).div_(1.0 - dropout)
+                noises.append(noise)
+                h = h * noise
+            hidden.append(h)
     forward_output, _ = _OUTPUTS[output]
     if forward_output is not None:
         forward_output(h)
-    return h, hidden
+    return h, hidden, noises
 
 
 def chain_backward(grad: Tensor, x: Tensor, y: Tensor, hidden: Sequence[Tensor], params: Sequence[Tensor],
                    slope: float, output: str, want_params: Sequence[bool] | bool = True,
-                   want_x: bool = False) -> tuple[Tensor | None, list[Tensor | None]]:
-    """(∂/∂x, [∂/∂w0, ∂/∂b0, …]) from ``grad`` = ∂/∂y, for a ``chain_forward`` that gave ``y`` and
-    ``hidden`` from ``x``; ``want_params`` (one flag, or one per parameter) and ``want_x`` say which
-    to compute (None for the others)."""
+                   want_x: bool = False, noises: Sequence[Tensor] = ()) -> tuple[Tensor | None, list[Tensor | None]]:
+    """(∂/∂x, [∂/∂w0, ∂/∂b0, …]) from ``grad`` = ∂/∂y, for a ``chain_forward`` that gave ``y``,
+    ``hidden`` and ``noises`` from ``x``; ``want_params`` (one flag, or one per parameter) and
+    ``want_x`` say which to compute (None for the others). After dropout a hidden output is 0
+    where it was dropped and has the activation's sign elsewhere, so the activation's
+    derivative read from it is the one read from the undropped value."""
     n = len(params) // 2
     wanted = [want_params] * (2 * n) if isinstance(want_params, bool) else list(want_params)
     layer_inputs = [x, *hidden]
@@ -103,6 +118,8 @@ def chain_backward(grad: Tensor, x: Tensor, y: Tensor, hidden: Sequence[Tensor],
             grads[2 * i + 1] = g.sum(0)
         if i > 0:
             g = torch.mm(g, params[2 * i])
+            if noises:
+                g = g * noises[i - 1]
             h = layer_inputs[i]
             g = (torch.ops.aten.threshold_backward(g, h, 0.0) if slope == 0.0
                  else torch.ops.aten.leaky_relu_backward(g, h, slope, True))
@@ -113,9 +130,9 @@ def chain_backward(grad: Tensor, x: Tensor, y: Tensor, hidden: Sequence[Tensor],
 
 class _MLPChain(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x: Tensor, slope: float, output: str, *params: Tensor) -> Tensor:
-        y, hidden = chain_forward(x, params, slope, output)
-        ctx.slope, ctx.output, ctx.hidden = slope, output, hidden
+    def forward(ctx, x: Tensor, slope: float, output: str, dropout: float, *params: Tensor) -> Tensor:
+        y, hidden, noises = chain_forward(x, params, slope, output, dropout)
+        ctx.slope, ctx.output, ctx.hidden, ctx.noises = slope, output, hidden, noises
         ctx.save_for_backward(x, y, *params)
         return y
 
@@ -126,14 +143,14 @@ class _MLPChain(torch.autograd.Function):
             leaves = [x, *params]
             targets = [t for t in leaves if t.requires_grad]
             with torch.enable_grad():
-                out = _reference_chain(x, ctx.slope, ctx.output, tuple(params))
+                out = _reference_chain(x, ctx.slope, ctx.output, tuple(params), ctx.noises)
                 grads = iter(torch.autograd.grad(out, targets, grad, create_graph=True, allow_unused=True))
             result = [next(grads) if t.requires_grad else None for t in leaves]
-            return (result[0], None, None, *result[1:])
+            return (result[0], None, None, None, *result[1:])
         wanted = _wanted_gradients(ctx)
         grad_x, grads = chain_backward(grad, x, y, ctx.hidden, params, ctx.slope, ctx.output,
-                                       want_params=wanted[3:], want_x=wanted[0])
-        return (grad_x, None, None, *grads)
+                                       want_params=wanted[4:], want_x=wanted[0], noises=ctx.noises)
+        return (grad_x, None, None, None, *grads)
 
 
 def chain_parameters(linears: Sequence[nn.Linear]) -> list[Tensor]:
@@ -144,7 +161,9 @@ def chain_parameters(linears: Sequence[nn.Linear]) -> list[Tensor]:
     return params
 
 
-def mlp_chain(x: Tensor, linears: list[nn.Linear], slope: float, output: str = "linear") -> Tensor:
-    """``x`` (B, F) through ``linears`` with LeakyReLU(``slope``) (ReLU for 0) between them and
-    the ``output`` activation (linear, tanh, sigmoid) after the last, as one autograd node."""
-    return _MLPChain.apply(x, float(slope), output, *chain_parameters(linears))
+def mlp_chain(x: Tensor, linears: Sequence[nn.Linear], slope: float, output: str = "linear",
+              dropout: float = 0.0) -> Tensor:
+    """``x`` (B, F) through ``linears`` with LeakyReLU(``slope``) (ReLU for 0) and dropout
+    ``dropout`` (0 in eval mode) between them and the ``output`` activation (linear, tanh,
+    sigmoid) after the last, as one autograd node."""
+    return _MLPChain.apply(x, float(slope), output, float(dropout), *chain_parameters(linears))

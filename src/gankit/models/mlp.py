@@ -21,6 +21,10 @@ __all__ = ["MLPGenerator", "MLPDiscriminator", "PackSizeError", "count_parameter
 OUTPUT_ACTIVATIONS = {"tanh": nn.Tanh, "linear": nn.Identity, "sigmoid": nn.Sigmoid}
 
 
+# (Linears, hidden activation slope, output activation, hidden dropout) of a plain MLP.
+Chain = tuple[tuple[nn.Linear, ...], float, str, float]
+
+
 class PackSizeError(ConfigError, ValueError):
     """A batch whose size is not a multiple of the discriminator's pack size."""
 
@@ -80,19 +84,19 @@ class MLPGenerator(nn.Module):
                    OUTPUT_ACTIVATIONS[output_activation](),
                    nn.Unflatten(1, self.out_shape)]
         self.net = nn.Sequential(*layers)
-        # Without batch norm or dropout the layers are a plain chain: one autograd node.
-        self._chain = _chain_of(self.net, slope, output_activation) if not (batch_norm or dropout) else None
+        # Without batch norm the layers are a plain chain: one autograd node.
+        self._chain = None if batch_norm else _chain_of(self.net, slope, output_activation, dropout)
 
-    def plain_chain(self) -> tuple[tuple[nn.Linear, ...], float, str] | None:
-        """(Linears, slope, output activation) when G is a plain chain (no batch norm or dropout),
+    def plain_chain(self) -> Chain | None:
+        """(Linears, slope, output activation, dropout) when G is a plain chain (no batch norm),
         for models/fused.py; None otherwise."""
         return self._chain
 
     def forward(self, z: Tensor) -> Tensor:
         if not _use_chain(self._chain, z):
             return self.net(z)
-        linears, slope, output = self._chain
-        return mlp_chain(z, linears, slope, output).unflatten(1, self.out_shape)
+        linears, slope, output, dropout = self._chain
+        return mlp_chain(z, linears, slope, output, dropout if self.training else 0.0).unflatten(1, self.out_shape)
 
 
 class MLPDiscriminator(nn.Module):
@@ -136,8 +140,8 @@ class MLPDiscriminator(nn.Module):
             width += 1
         layers.append(linear(width, 1))
         self.net = nn.Sequential(*layers)
-        plain = not (dropout or spectral_norm or minibatch_std)
-        self._chain = _chain_of(self.net, slope, "linear") if plain else None
+        plain = not (spectral_norm or minibatch_std)
+        self._chain = _chain_of(self.net, slope, "linear", dropout) if plain else None
 
     def pack_rows(self, x: Tensor) -> Tensor:
         """(B, *in_shape) or (B, F) -> (B // pack, pack·F): the rows D scores (checked)."""
@@ -150,8 +154,8 @@ class MLPDiscriminator(nn.Module):
                                 f"use a batch size (and sample count) that is a multiple of {self.pack}")
         return x.reshape(batch // self.pack, -1)
 
-    def plain_chain(self) -> tuple[tuple[nn.Linear, ...], float, str] | None:
-        """(Linears, slope, output activation) when D is a plain chain (no dropout, spectral norm or
+    def plain_chain(self) -> Chain | None:
+        """(Linears, slope, output activation, dropout) when D is a plain chain (no spectral norm or
         minibatch std), for models/fused.py; None otherwise."""
         return self._chain
 
@@ -159,8 +163,8 @@ class MLPDiscriminator(nn.Module):
         rows = self.pack_rows(x)
         if not _use_chain(self._chain, rows):
             return self.net(rows).squeeze(1)
-        linears, slope, output = self._chain
-        return mlp_chain(rows, linears, slope, output).squeeze(1)
+        linears, slope, output, dropout = self._chain
+        return mlp_chain(rows, linears, slope, output, dropout if self.training else 0.0).squeeze(1)
 
 
 def _use_chain(chain, x: Tensor) -> bool:
@@ -177,7 +181,7 @@ def has_layer_hooks(layers) -> bool:
                or layer._backward_pre_hooks for layer in layers)
 
 
-def _chain_of(net: nn.Sequential, slope: float, output: str) -> tuple[tuple[nn.Linear, ...], float, str]:
-    """(the Linears of ``net``, hidden slope, output activation): what ``mlp_chain`` needs to run
-    ``net`` as one autograd node with the same results (models/fused.py)."""
-    return tuple(m for m in net if isinstance(m, nn.Linear)), float(slope), output
+def _chain_of(net: nn.Sequential, slope: float, output: str, dropout: float) -> Chain:
+    """(the Linears of ``net``, hidden slope, output activation, dropout): what ``mlp_chain``
+    needs to run ``net`` as one autograd node with the same results (models/fused.py)."""
+    return tuple(m for m in net if isinstance(m, nn.Linear)), float(slope), output, float(dropout)

@@ -1,7 +1,7 @@
 """The adversarial step for plain MLPs with hand-written gradients instead of autograd.
 
-When G and D are both plain chains of Linears and (Leaky)ReLUs (``plain_chain()``: no batch
-norm, dropout, spectral norm or minibatch std) the step's passes need no autograd graph:
+When G and D are both plain chains of Linears, (Leaky)ReLUs and dropout (``plain_chain()``:
+no batch norm, spectral norm or minibatch std) the step's passes need no autograd graph:
 ``chain_forward`` keeps each layer's activations and ``chain_backward`` (models/fused.py)
 applies the chain rule layer by layer, from the objective's closed-form derivatives with
 respect to the scores (objectives/derivatives.py). The network operations are those autograd
@@ -26,19 +26,19 @@ from gankit.models.mlp import has_layer_hooks
 
 
 def plain_chains(models, objective, train_config) -> tuple | None:
-    """((G params, slope, output), (D params, slope, output)) when the step can run by hand."""
+    """((G, params, slope, output, dropout), (D, …)) when the step can run by hand."""
     chains = []
     for net, wrapped in ((models.generator, models.generator_train),
                          (models.discriminator, models.discriminator_train)):
         chain = net.plain_chain() if hasattr(net, "plain_chain") and wrapped is None else None
-        if chain is None or has_layer_hooks([net, *chain[0]]):  # hooks need the modules called
+        if chain is None or has_layer_hooks(list(net.modules())):  # hooks need the modules called
             return None
-        linears, slope, output = chain
+        linears, slope, output, dropout = chain
         params = chain_parameters(linears)
         own = list(net.parameters())
         if len(own) != len(params) or any(a is not b or not a.requires_grad for a, b in zip(own, params)):
             return None
-        chains.append((params, slope, output))
+        chains.append((net, params, slope, output, dropout))
     if objective.uses_gradient_penalty or getattr(train_config, "autocast", "none") != "none":
         return None
     return tuple(chains)
@@ -49,36 +49,47 @@ def _set_grads(params: list[Tensor], grads: list[Tensor | None]) -> None:
         param.grad = grad
 
 
+def _forward(chain: tuple, x: Tensor) -> tuple[Tensor, list[Tensor], list[Tensor]]:
+    net, params, slope, output, dropout = chain
+    return chain_forward(x, params, slope, output, dropout if net.training else 0.0)
+
+
+def _backward(chain: tuple, grad: Tensor, x: Tensor, y: Tensor, hidden: list[Tensor], noises: list[Tensor],
+              **wanted) -> tuple[Tensor | None, list[Tensor | None]]:
+    _, params, slope, output, _ = chain
+    return chain_backward(grad, x, y, hidden, params, slope, output, noises=noises, **wanted)
+
+
 @torch.no_grad()
 def manual_step(step, chains: tuple, real: Tensor, with_generator_step: bool, generator_steps: int) -> Tensor:
     """``AdversarialStep.__call__`` for plain MLPs, by hand (same draws, updates and row)."""
     m, objective = step.models, step.objective
-    (g_params, g_slope, g_output), (d_params, d_slope, d_output) = chains
+    g_chain, d_chain = chains
     batch = real.shape[0]
     z = step.latents()
-    fake, g_hidden = chain_forward(z, g_params, g_slope, g_output)
+    fake, g_hidden, g_noises = _forward(g_chain, z)
     d_in = m.discriminator.pack_rows(torch.cat([real.reshape(batch, -1), fake]))
-    d_out, d_hidden = chain_forward(d_in, d_params, d_slope, d_output)
+    d_out, d_hidden, d_noises = _forward(d_chain, d_in)
     scores = d_out.squeeze(1)
     half = batch // step.pack
     loss_real, loss_fake = objective.d_losses(scores[:half], scores[half:])
     grad = torch.cat(objective.d_score_gradients(scores[:half], scores[half:]))
     d_step, g_step = step.optimizer_steps()
-    _, d_grads = chain_backward(grad.unsqueeze(1), d_in, d_out, d_hidden, d_params, d_slope, d_output)
-    _set_grads(d_params, d_grads)
+    _, d_grads = _backward(d_chain, grad.unsqueeze(1), d_in, d_out, d_hidden, d_noises)
+    _set_grads(d_chain[1], d_grads)
     d_step()
 
     g_loss = grad_norm = step.zero
     if with_generator_step:
         fake_rows = m.discriminator.pack_rows(fake)
-        d_out, d_hidden = chain_forward(fake_rows, d_params, d_slope, d_output)
+        d_out, d_hidden, d_noises = _forward(d_chain, fake_rows)
         g_loss = objective.g_loss(d_out.squeeze(1))
         grad = objective.g_score_gradient(d_out.squeeze(1))
-        grad_rows, _ = chain_backward(grad.unsqueeze(1), fake_rows, d_out, d_hidden, d_params, d_slope,
-                                      d_output, want_params=False, want_x=True)
-        _, g_grads = chain_backward(grad_rows.view(fake.shape), z, fake, g_hidden, g_params, g_slope, g_output)
-        _set_grads(g_params, g_grads)
-        grad_norm = step.gradient_norm(g_params)
+        grad_rows, _ = _backward(d_chain, grad.unsqueeze(1), fake_rows, d_out, d_hidden, d_noises,
+                                 want_params=False, want_x=True)
+        _, g_grads = _backward(g_chain, grad_rows.view(fake.shape), z, fake, g_hidden, g_noises)
+        _set_grads(g_chain[1], g_grads)
+        grad_norm = step.gradient_norm(g_chain[1])
         g_step()
         step.update_ema(generator_steps)
     return step.row((loss_real, loss_fake, g_loss), scores, with_generator_step, grad_norm)
