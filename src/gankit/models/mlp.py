@@ -181,7 +181,10 @@ def has_layer_hooks(layers) -> bool:
                or layer._backward_pre_hooks for layer in layers)
 
 
-def _chain_of(net: nn.Sequential, slope: float, output: str, dropout: float) -> Chain:
+def _chain_of(net: nn.Sequential, slope: float, output: str, dropout: float) -> Chain | None:
     """(the Linears of ``net``, hidden slope, output activation, dropout): what ``mlp_chain``
     needs to run ``net`` as one autograd node with the same results (models/fused.py)."""
-    return tuple(m for m in net if isinstance(m, nn.Linear)), float(slope), output, float(dropout)
+    linears = tuple(m for m in net if isinstance(m, nn.Linear))
+    if any(layer.bias is None for layer in linears):
+        return None  # the chain adds a bias in every layer
+    return linears, float(slope), output, float(dropout)
