@@ -221,3 +221,13 @@ def test_hooks_on_a_network_select_the_autograd_step(tmp_path):
     trainer.models.discriminator.register_forward_hook(lambda *args: calls.append(1))
     trainer.run_epoch()
     assert trainer.step_fn._manual_chains() is None and calls
+
+
+def test_direct_fused_adam_runs_the_optimizers_step_hooks():
+    nets, optimizers = _adam_pair()
+    fast = FusedAdamStep(optimizers[1])
+    calls = []
+    optimizers[1].register_step_post_hook(lambda *args: calls.append(1))
+    _train(nets, [optimizers[0].step, fast], optimizers, steps=3)
+    assert len(calls) == 3
+    _assert_same(nets, optimizers)

@@ -7,13 +7,14 @@ device and dtype, re-reading every parameter's state): ~35 µs per call alone, a
 per optimizer inside a ring8 step, where it runs cache-cold (BENCHMARKS.md, issue 8). The
 optimizer object stays the source of truth: its ``state_dict`` is what checkpoints save,
 and whenever its state or parameter groups are replaced (``load_state_dict``), a gradient
-is missing, or an option the kernel call below does not cover is set, the step is simply
-``optimizer.step()``.
+is missing, step hooks are registered, or an option the kernel call below does not cover is
+set, the step is simply ``optimizer.step()``.
 """
 
 from __future__ import annotations
 
 import torch
+import torch.optim.optimizer as _optimizer_module
 from torch import nn
 
 
@@ -41,6 +42,14 @@ def set_learning_rates(models, train_config, step: int, total_steps: int) -> Non
 # Group options under which the direct kernel call below equals torch.optim.Adam's fused step.
 _PLAIN_OPTIONS = {"fused": True, "amsgrad": False, "maximize": False, "differentiable": False,
                   "capturable": False, "decoupled_weight_decay": False}
+
+
+def _has_step_hooks(optimizer: torch.optim.Optimizer) -> bool:
+    """Step hooks (the optimizer's own or global ones) run only inside ``optimizer.step()``."""
+    return bool(getattr(optimizer, "_optimizer_step_pre_hooks", None)
+                or getattr(optimizer, "_optimizer_step_post_hooks", None)
+                or getattr(_optimizer_module, "_global_optimizer_pre_hooks", None)
+                or getattr(_optimizer_module, "_global_optimizer_post_hooks", None))
 
 
 class FusedAdamStep:
@@ -85,7 +94,7 @@ class FusedAdamStep:
                 or len(self._groups) != len(opt.param_groups):
             self._groups = self._gather()
             self._of = (opt.state, opt.param_groups)
-        if self._groups is None:
+        if self._groups is None or _has_step_hooks(opt):
             opt.step()
             self._groups = self._gather()  # the first step creates the state
             return

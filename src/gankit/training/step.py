@@ -7,9 +7,11 @@ What keeps the step fast (measured in BENCHMARKS.md, issue 8):
   norm), real and fake go through it in one concatenated pass;
 - the G step backpropagates into G's parameters only (``backward(inputs=...)``): no weight
   gradients of D are computed, and D needs no requires_grad toggling;
-- plain MLPs run as one autograd node each (models/fused.py);
-- fused Adam (one kernel per update) called directly (training/optim.py), per-step statistics kept in a device tensor (no
-  ``.item()``, so no host-device sync per step).
+- plain MLPs run as one autograd node each (models/fused.py), and when both networks are
+  plain MLPs (one process, no autocast/compile/penalty) the whole step runs without
+  autograd (training/manual_mlp.py; ``use_manual = False`` turns that off);
+- fused Adam (one kernel per update) called directly (training/optim.py), per-step
+  statistics kept in a device tensor (no ``.item()``, so no host-device sync per step).
 
 Under DDP (training/distributed.py) the trainer passes the wrapped networks as
 ``generator_train``/``discriminator_train``: their forward passes reduce gradients. Every
