@@ -111,13 +111,13 @@ CASES = [
 def test_manual_step_trains_exactly_like_the_autograd_step(tmp_path, overrides):
     manual = _trainer(overrides, tmp_path / "manual", True)
     auto = _trainer(overrides, tmp_path / "auto", False)
-    assert manual.step_fn._manual_chains() is not None
+    assert manual.step_fn.manual_chains() is not None
     for trainer in (manual, auto):
         torch.manual_seed(7)  # dropout draws from the global RNG: the same draws for both
         for _ in range(2):
             trainer.batch = 0
             trainer.run_epoch()
-    assert auto.step_fn._manual_chains() is None
+    assert auto.step_fn.manual_chains() is None
     pairs = [(manual.models.generator, auto.models.generator),
              (manual.models.discriminator, auto.models.discriminator)]
     if manual.models.generator_ema is not None:
@@ -141,7 +141,7 @@ def test_manual_step_trains_exactly_like_the_autograd_step(tmp_path, overrides):
 ])
 def test_models_or_objectives_that_need_autograd_take_the_autograd_step(tmp_path, overrides):
     trainer = Trainer(load_config("toy-ring8", TINY + overrides), tmp_path / "run")
-    assert trainer.step_fn._manual_chains() is None
+    assert trainer.step_fn.manual_chains() is None
     trainer.run_epoch()
     assert math.isfinite(float(trainer.epoch_stats[:, 0].sum()))
 
@@ -220,7 +220,7 @@ def test_hooks_on_a_network_select_the_autograd_step(tmp_path):
     calls = []
     trainer.models.discriminator.register_forward_hook(lambda *args: calls.append(1))
     trainer.run_epoch()
-    assert trainer.step_fn._manual_chains() is None and calls
+    assert trainer.step_fn.manual_chains() is None and calls
 
 
 def test_direct_fused_adam_runs_the_optimizers_step_hooks():

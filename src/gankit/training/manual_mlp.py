@@ -74,10 +74,10 @@ def manual_step(step, chains: tuple, real: Tensor, with_generator_step: bool, ge
     half = batch // step.pack
     loss_real, loss_fake = objective.d_losses(scores[:half], scores[half:])
     grad = torch.cat(objective.d_score_gradients(scores[:half], scores[half:]))
-    d_step, g_step = step.optimizer_steps()
+    prepared = step.prepared()
     _, d_grads = _backward(d_chain, grad.unsqueeze(1), d_in, d_out, d_hidden, d_noises)
     _set_grads(d_chain[1], d_grads)
-    d_step()
+    prepared.d_step()
 
     g_loss = grad_norm = step.zero
     if with_generator_step:
@@ -90,6 +90,6 @@ def manual_step(step, chains: tuple, real: Tensor, with_generator_step: bool, ge
         _, g_grads = _backward(g_chain, grad_rows.view(fake.shape), z, fake, g_hidden, g_noises)
         _set_grads(g_chain[1], g_grads)
         grad_norm = step.gradient_norm(g_chain[1])
-        g_step()
+        prepared.g_step()
         step.update_ema(generator_steps)
     return step.row((loss_real, loss_fake, g_loss), scores, with_generator_step, grad_norm)
