@@ -48,7 +48,26 @@ def _check_dropout(dropout: float) -> None:
         raise ConfigError(f"dropout must be in [0, 1), got {dropout}")
 
 
-class MLPGenerator(nn.Module):
+class _PlainChain:
+    """What G and D share: ``self.net`` run as one autograd node (models/fused.py) when it is a
+    plain chain (``self._chain``, set by ``_chain_of``)."""
+
+    _chain: Chain | None
+
+    def plain_chain(self) -> Chain | None:
+        """(Linears, slope, output activation, dropout) when the network is a plain chain (no
+        batch norm, spectral norm or minibatch std), for models/fused.py; None otherwise."""
+        return self._chain
+
+    def _through_chain(self, x: Tensor) -> Tensor | None:
+        """``x`` through the chain as one node, or None where the Sequential has to run."""
+        if not _use_chain(self._chain, x):
+            return None
+        linears, slope, output, dropout = self._chain
+        return mlp_chain(x, linears, slope, output, dropout if self.training else 0.0)
+
+
+class MLPGenerator(_PlainChain, nn.Module):
     """z (B, latent_dim) -> samples (B, *out_shape).
 
     Each hidden layer is Linear -> [BatchNorm1d] -> LeakyReLU(slope) -> [Dropout];
@@ -87,19 +106,12 @@ class MLPGenerator(nn.Module):
         # Without batch norm the layers are a plain chain: one autograd node.
         self._chain = None if batch_norm else _chain_of(self.net, slope, output_activation, dropout)
 
-    def plain_chain(self) -> Chain | None:
-        """(Linears, slope, output activation, dropout) when G is a plain chain (no batch norm),
-        for models/fused.py; None otherwise."""
-        return self._chain
-
     def forward(self, z: Tensor) -> Tensor:
-        if not _use_chain(self._chain, z):
-            return self.net(z)
-        linears, slope, output, dropout = self._chain
-        return mlp_chain(z, linears, slope, output, dropout if self.training else 0.0).unflatten(1, self.out_shape)
+        out = self._through_chain(z)
+        return self.net(z) if out is None else out.unflatten(1, self.out_shape)
 
 
-class MLPDiscriminator(nn.Module):
+class MLPDiscriminator(_PlainChain, nn.Module):
     """x (B, *in_shape) -> raw logits (B // pack,); no sigmoid, the objectives work
     on raw scores.
 
@@ -154,17 +166,10 @@ class MLPDiscriminator(nn.Module):
                                 f"use a batch size (and sample count) that is a multiple of {self.pack}")
         return x.reshape(batch // self.pack, -1)
 
-    def plain_chain(self) -> Chain | None:
-        """(Linears, slope, output activation, dropout) when D is a plain chain (no spectral norm or
-        minibatch std), for models/fused.py; None otherwise."""
-        return self._chain
-
     def forward(self, x: Tensor) -> Tensor:
         rows = self.pack_rows(x)
-        if not _use_chain(self._chain, rows):
-            return self.net(rows).squeeze(1)
-        linears, slope, output, dropout = self._chain
-        return mlp_chain(rows, linears, slope, output, dropout if self.training else 0.0).squeeze(1)
+        out = self._through_chain(rows)
+        return (self.net(rows) if out is None else out).squeeze(1)
 
 
 def _use_chain(chain, x: Tensor) -> bool:
