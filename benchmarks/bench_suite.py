@@ -132,10 +132,10 @@ def build_rows(only: set[str] | None, workdir: Path, steps: int, ddp: bool) -> t
                         lambda: minimal_loop(ring8.dataset.tensor, ring8.config, steps),
                         note="no statistics, LR schedule or trainer: the ceiling of the algorithm through autograd"))
         rows.append(Row("ring8: hand-written gradients vs autograd in the trainer", "autograd step", "manual step",
-                        "ms/step", lambda: _with_autograd(ring8), lambda: epoch_time(ring8),
+                        "ms/step", lambda: _epoch_time_with(ring8, "use_manual", False), lambda: epoch_time(ring8),
                         note="training/manual_mlp.py vs the same trainer with step_fn.use_manual = False"))
         rows.append(Row("ring8: diagnostics columns off vs on", "on", "off", "ms/step",
-                        lambda: epoch_time(ring8), lambda: _without_diagnostics(ring8),
+                        lambda: epoch_time(ring8), lambda: _epoch_time_with(ring8, "record_diagnostics", False),
                         note="ratio > 1: what d_real_prob, d_fake_prob, g_grad_norm cost"))
     for batch in (64, 256):
         key = f"mlp-b{batch}"
@@ -201,20 +201,15 @@ def build_rows(only: set[str] | None, workdir: Path, steps: int, ddp: bool) -> t
     return rows, extra
 
 
-def _without_diagnostics(trainer: Trainer) -> float:
-    trainer.step_fn.record_diagnostics = False
+def _epoch_time_with(trainer: Trainer, switch: str, value: bool) -> float:
+    """``epoch_time`` with the step's flag ``switch`` (``record_diagnostics``, ``use_manual``)
+    set to ``value`` for the epoch, restored after."""
+    saved = getattr(trainer.step_fn, switch)
+    setattr(trainer.step_fn, switch, value)
     try:
         return epoch_time(trainer)
     finally:
-        trainer.step_fn.record_diagnostics = True
-
-
-def _with_autograd(trainer: Trainer) -> float:
-    trainer.step_fn.use_manual = False
-    try:
-        return epoch_time(trainer)
-    finally:
-        trainer.step_fn.use_manual = True
+        setattr(trainer.step_fn, switch, saved)
 
 
 def _compile_rows(rows: list[Row], extra: dict, workdir: Path, steps: int) -> None:
