@@ -61,10 +61,11 @@ def _backward(chain: tuple, grad: Tensor, x: Tensor, y: Tensor, hidden: list[Ten
 
 
 @torch.no_grad()
-def manual_step(step, chains: tuple, real: Tensor, with_generator_step: bool, generator_steps: int) -> Tensor:
-    """``AdversarialStep.__call__`` for plain MLPs, by hand (same draws, updates and row)."""
+def manual_step(step, prepared, real: Tensor, with_generator_step: bool, generator_steps: int) -> Tensor:
+    """``AdversarialStep.__call__`` for plain MLPs, by hand (same draws, updates and row);
+    ``prepared`` is the step's ``Prepared`` with its ``chains``."""
     m, objective = step.models, step.objective
-    g_chain, d_chain = chains
+    g_chain, d_chain = prepared.chains
     batch = real.shape[0]
     z = step.latents()
     fake, g_hidden, g_noises = _forward(g_chain, z)
@@ -74,7 +75,6 @@ def manual_step(step, chains: tuple, real: Tensor, with_generator_step: bool, ge
     half = batch // step.pack
     loss_real, loss_fake = objective.d_losses(scores[:half], scores[half:])
     grad = torch.cat(objective.d_score_gradients(scores[:half], scores[half:]))
-    prepared = step.prepared()
     _, d_grads = _backward(d_chain, grad.unsqueeze(1), d_in, d_out, d_hidden, d_noises)
     _set_grads(d_chain[1], d_grads)
     prepared.d_step()
@@ -91,5 +91,5 @@ def manual_step(step, chains: tuple, real: Tensor, with_generator_step: bool, ge
         _set_grads(g_chain[1], g_grads)
         grad_norm = step.gradient_norm(g_chain[1])
         prepared.g_step()
-        step.update_ema(generator_steps)
+        step.update_ema(generator_steps, prepared.ema)
     return step.row((loss_real, loss_fake, g_loss), scores, with_generator_step, grad_norm)

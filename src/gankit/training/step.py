@@ -211,18 +211,18 @@ class AdversarialStep:
         return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(
             [p.grad for p in g_params if p.grad is not None])))
 
-    def update_ema(self, generator_steps: int) -> None:
+    def update_ema(self, generator_steps: int, pairs: EMAPairs | None) -> None:
+        """The EMA of G after a G step (``pairs``: ``prepared().ema``)."""
         m = self.models
         if m.generator_ema is not None:
-            update_ema(m.generator_ema, m.generator, ema_decay_at(self.ema_decay, generator_steps),
-                       self.prepared().ema)
+            update_ema(m.generator_ema, m.generator, ema_decay_at(self.ema_decay, generator_steps), pairs)
 
     def __call__(self, real: torch.Tensor, with_generator_step: bool, generator_steps: int = 0) -> torch.Tensor:
         """One D step, and a G step when ``with_generator_step``; ``generator_steps`` (G steps
         taken so far) sets the EMA warm-up. ``real`` is this process's rows of the batch."""
-        manual = self.manual_chains()
-        if manual is not None:
-            return manual_step(self, manual, real, with_generator_step, generator_steps)
+        prepared = self.prepared()
+        if self.use_manual and prepared.chains is not None:
+            return manual_step(self, prepared, real, with_generator_step, generator_steps)
         m, objective = self.models, self.objective
         g_net = m.generator if m.generator_train is None else m.generator_train  # (no truth test: a compiled
         d_net = m.discriminator if m.discriminator_train is None else m.discriminator_train  # module has no len)
@@ -242,7 +242,6 @@ class AdversarialStep:
         d_loss = loss_real + loss_fake
         if objective.uses_gradient_penalty:
             d_loss = d_loss + objective.gp_weight * self._penalty(real, fake_input)
-        prepared = self.prepared()
         _clear_grads(prepared.d_params)
         d_loss.backward()
         prepared.d_step()
@@ -255,5 +254,5 @@ class AdversarialStep:
             g_loss.backward(inputs=prepared.g_params)
             grad_norm = self.gradient_norm(prepared.g_params)
             prepared.g_step()
-            self.update_ema(generator_steps)
+            self.update_ema(generator_steps, prepared.ema)
         return self.row((loss_real, loss_fake, g_loss), scores, with_generator_step, grad_norm)
