@@ -84,7 +84,7 @@ def test_table_marks_best_per_direction_and_csv_reads_back(three_runs, tmp_path)
 
 def test_figures_have_one_curve_per_run_labelled_by_varied_values(three_runs, tmp_path, monkeypatch):
     legends: dict[str, list[str]] = {}
-    save = compare_plots._save
+    save = compare_plots.save_figure
 
     def spy(fig, path):
         texts = [t.get_text() for legend in fig.legends for t in legend.get_texts()]
@@ -92,7 +92,7 @@ def test_figures_have_one_curve_per_run_labelled_by_varied_values(three_runs, tm
         legends[Path(path).name] = texts
         return save(fig, path)
 
-    monkeypatch.setattr(compare_plots, "_save", spy)
+    monkeypatch.setattr(compare_plots, "save_figure", spy)
     gankit.compare(three_runs, out=tmp_path / "cmp", log=None)
     out = tmp_path / "cmp"
     expected = ["objective=bce", "objective=hinge", "objective=lsgan"]  # folder order (no sweep.json here)

@@ -11,7 +11,7 @@ import gankit
 from gankit.config import load_config
 from gankit.errors import ConfigError, GankitError
 from gankit.experiments.grid import expand, normalise_grid, parse_shard, shard_points
-from gankit.training.rundir import read_records
+from gankit.files.records import read_records
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from gankit.errors import ConfigError, GankitError
+from gankit.errors import ConfigError, GankitError, TrainingInterrupted
 
 app = typer.Typer(
     add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -29,9 +29,11 @@ def train(
                                            "or a run folder to continue with --resume."),
     overrides: Optional[List[str]] = typer.Argument(None, metavar="[KEY=VALUE]...",
                                                     help="Config overrides, e.g. train.epochs=20 objective.name=lsgan"),
-    out_dir: Optional[Path] = typer.Option(None, "--out", "-o", help="Run folder (default runs/<name>-<time>)."),
+    out_dir: Optional[Path] = typer.Option(None, "--out", "-o", help="Run folder (default runs/<name>-<time>): "
+                                                                      "a new or empty folder, or a run to --force."),
     resume: bool = typer.Option(False, "--resume", help="Continue TARGET (a run folder) from its last checkpoint."),
-    force: bool = typer.Option(False, "--force", help="Replace an existing run in --out."),
+    force: bool = typer.Option(False, "--force", help="Replace the run in --out: only a run folder gankit made, "
+                                                      "never the current folder or one above it."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
     nproc: int = typer.Option(1, "--nproc", help="Train in N processes on this machine (torchrun, DDP; "
                                                  "one per GPU, or gloo on CPU); train.batch_size is the global batch."),
@@ -157,8 +159,9 @@ def evaluate(
         title = f"metrics · {run.path} · {run.checkpoint.name}"
     _print_metrics(metrics, title=title)
     if json_path is not None:
-        json_path.parent.mkdir(parents=True, exist_ok=True)
-        json_path.write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
+        from gankit.files.atomic import write_text
+
+        write_text(json_path, json.dumps(metrics, indent=2) + "\n")
         out.print(f"wrote {json_path}")
 
 
@@ -187,17 +190,19 @@ def show_config(
 @app.command()
 def report(run_dir: Path = typer.Argument(..., help=RUN_HELP)) -> None:
     """(Re)write RUN/report.html from the run folder's files and print its path (open it in a browser)."""
-    from gankit.report.html import write_report
+    from gankit.run import report_run
 
-    print(write_report(run_dir))
+    print(report_run(run_dir))
 
 
 def _format(metrics: dict, key: str) -> str:
     value, spread = metrics.get(key), metrics.get(f"{key}_std")
     if value is None:
         return ""
-    text = f"{value:.4g}" if isinstance(value, float) else str(value)
-    return text if spread is None else f"{text} ± {spread:.2g}"
+    from gankit.numbers import float_text
+
+    text = float_text(value) if isinstance(value, float) else str(value)
+    return text if spread is None else f"{text} ± {float_text(spread, 2)}"
 
 
 def _print_metrics(metrics: dict, title: str) -> None:
@@ -237,9 +242,8 @@ _register_subcommands()
 
 
 def main() -> None:
-    """Entry point: user errors print one line and exit 2 (config) or 1 (anything else)."""
-    from gankit.training.trainer import TrainingInterrupted
-
+    """Entry point: user errors print one line and exit 2 (config) or 1 (anything else,
+    including a disk that filled up or another I/O error)."""
     try:
         app(standalone_mode=False)
     except ConfigError as exc:
@@ -253,6 +257,13 @@ def main() -> None:
         sys.exit(1)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
+    except OSError as exc:  # a write that did not go through gankit's own file helpers
+        from gankit.files.atomic import FULL_ERRNOS, describe_os_error
+
+        where = exc.filename or "a file"
+        text = describe_os_error(exc, where) if exc.errno in FULL_ERRNOS else f"{exc.strerror or exc}: {where}"
+        print(f"error: {text}", file=sys.stderr)
+        sys.exit(1)
     except typer.Abort:
         sys.exit(130)
     except Exception as exc:  # usage errors (bad option, missing argument) come here with standalone_mode=False

@@ -47,6 +47,8 @@ def sweep_command(
 
     runs = sweep(target, grid, overrides=list(overrides or []), out=out_dir, shard=shard, dry_run=dry_run,
                  progress=not quiet, log=lambda line: err.print(line, highlight=False, markup=False, soft_wrap=True))
+    if not runs:
+        return
     title = f"sweep · {out_dir}" + (f" · shard {shard}" if shard else "") + (" · dry run" if dry_run else "")
     table = Table("run", "status", "epoch", "seconds", "result", title=title, box=None, title_justify="left")
     for run in runs:

@@ -19,3 +19,15 @@ class CheckpointError(GankitError):
 
 class TrainingDiverged(GankitError):
     """A loss became NaN or Inf; the last good checkpoint is kept."""
+
+
+class OutputError(GankitError):
+    """A file could not be written (disk full, I/O error); what was saved before is intact."""
+
+
+class RunLocked(GankitError):
+    """Another live process is writing the same run folder."""
+
+
+class TrainingInterrupted(GankitError):
+    """Ctrl-C: a checkpoint was saved at the current step; ``--resume`` continues."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import time
 from functools import cached_property
@@ -13,14 +14,18 @@ from torch import nn
 
 from gankit.config import Config, coerce_config, config_from_dict, load_config
 from gankit.data import Dataset, load_dataset
-from gankit.errors import GankitError
+from gankit.errors import CheckpointError, ConfigError, GankitError
+from gankit.files.atomic import write_bytes
+from gankit.files.lock import RunLock
 from gankit.evaluation import Scorer
 from gankit.models import build_models
 from gankit.sampling.export import save_points
 from gankit.sampling.generate import generate
 from gankit.sampling.images import export_samples
 from gankit.training import checkpoint as ckpt
-from gankit.training.rundir import RunPaths, read_records
+from gankit.training.state import mismatch_message
+from gankit.files.records import read_records, warn
+from gankit.files.rundir import RunPaths
 
 
 # Keys of a metrics.jsonl record that describe training, not the evaluation.
@@ -92,6 +97,8 @@ class Run:
         ``sample.drs_*`` settings (override any as keywords, e.g. ``drs_gamma_percentile=80``);
         its statistics are then in :attr:`drs_report` and a fine-tuned D in :attr:`drs_discriminator`.
         """
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ConfigError(f"n: ask for at least 1 sample, got {n!r}")
         seed = self.config.sample.seed if seed is None else seed
         if drs:
             return self._drs(n, seed, truncation, progress, drs_settings)
@@ -123,8 +130,9 @@ class Run:
             samples = self.sample(n, seed=seed, truncation=truncation, drs=drs, progress=progress if drs else None,
                                   **drs_settings)
             if drs and self.drs_discriminator is not None:
-                torch.save(self.drs_discriminator.state_dict(),
-                           output.with_name(output.name + ".drs-discriminator.pt"))
+                buffer = io.BytesIO()
+                torch.save(self.drs_discriminator.state_dict(), buffer)
+                write_bytes(output.with_name(output.name + ".drs-discriminator.pt"), buffer.getbuffer())
             if len(self.sample_shape) != 3:
                 return save_points(samples, output)
             batches = iter(samples.split(self.config.sample.batch_size))
@@ -178,15 +186,24 @@ class Run:
 
         settings = {key: value for key, value in asdict(self.config.sample).items() if key.startswith("drs_")}
         acceptance = {key: value for key, value in self.drs_report.items() if settings.get(key) != value}
-        write_drs_eval(self.path, plain, drs, n=config.eval.n, seed=config.eval.seed, settings=settings,
-                       acceptance=acceptance)
-        write_report(self.path)
+        with RunLock(self.path, "gankit eval --drs"):
+            write_drs_eval(self.path, plain, drs, n=config.eval.n, seed=config.eval.seed, settings=settings,
+                           acceptance=acceptance)
+            write_report(self.path)
 
     def report(self) -> Path:
         """(Re)write ``report.html`` in the run folder from its files; returns its path."""
-        from gankit.report.html import write_report
+        return report_run(self.path)
 
-        return write_report(self.path)
+
+def report_run(path: str | Path) -> Path:
+    """(Re)write ``RUN/report.html`` under the run's lock (refused while another process
+    writes the run, whose trainer refreshes the page itself); damaged lines of
+    ``metrics.jsonl`` are skipped with a warning."""
+    from gankit.report.html import write_report
+
+    with RunLock(path, "gankit report"):
+        return write_report(path, on_warning=warn)
 
 
 def load_run(path: str | Path, checkpoint: str = "last") -> Run:
@@ -206,8 +223,12 @@ def load_run(path: str | Path, checkpoint: str = "last") -> Run:
     config = config_from_dict(state["config"])
     dataset_shape = _sample_shape(state)
     generator, discriminator = build_models(config.model, dataset_shape)
-    generator.load_state_dict(state["generator_ema"] or state["generator"])
-    discriminator.load_state_dict(state["discriminator"])
+    for network, part in ((generator, "generator_ema" if state.get("generator_ema") else "generator"),
+                          (discriminator, "discriminator")):
+        try:
+            network.load_state_dict(state[part])
+        except (RuntimeError, KeyError) as exc:
+            raise CheckpointError(mismatch_message(None, config, part, file, exc)) from None
     generator.eval()
     discriminator.eval()
     return Run(root, config, generator, discriminator, file, dataset_shape)

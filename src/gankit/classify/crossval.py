@@ -24,6 +24,8 @@ from typing import Any
 import torch
 
 from gankit.classify.callbacks import Callbacks
+from gankit.files.atomic import write_text
+from gankit.files.rundir import check_removable
 from gankit.classify.data import LabelledImages, cap_per_class, load_labelled_images, select_classes, stratified_folds
 from gankit.classify.extractor import checkpoint_payload
 from gankit.classify.models import MODEL_NAMES, build_model
@@ -169,8 +171,8 @@ def _run_cell_group(model_name: str, batch_size: int, config: ClassifyConfig, la
         for epochs, result in results.items():
             cells[epochs].folds.append(result)
             fold_dirs[epochs].mkdir(parents=True, exist_ok=True)
-            (fold_dirs[epochs] / "history.jsonl").write_text(
-                "".join(json.dumps(record) + "\n" for record in result.history), encoding="utf-8")
+            write_text(fold_dirs[epochs] / "history.jsonl",
+                       "".join(json.dumps(record) + "\n" for record in result.history))
             fold_curves(result.history, fold_dirs[epochs] / "curves.png",
                         f"{model_name}, {epochs} epochs, batch {batch_size}: fold {k} of {len(folds)}")
     for cell in cells.values():
@@ -222,12 +224,16 @@ def _prepare_out(out: Path, force: bool) -> Path:
     if (out / "config.json").exists() or (out / "results.csv").exists():
         if not force:
             raise ConfigError(f"{out} already holds workbench results; choose another --out or add --force")
-        previous = out / "config.json"
-        if previous.exists() and json.loads(previous.read_text() or "{}").get("tool") == "gankit classify":
+        try:
+            previous = json.loads((out / "config.json").read_text(encoding="utf-8") or "{}")
+        except (OSError, ValueError):
+            previous = {}
+        if isinstance(previous, dict) and previous.get("tool") == "gankit classify":
+            check_removable(out)
             shutil.rmtree(out)  # only a folder this command wrote is removed
     out.mkdir(parents=True, exist_ok=True)
     return out
 
 
 def _write_json(path: Path, payload: dict[str, Any]) -> None:
-    path.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+    write_text(path, json.dumps(payload, indent=2) + "\n")

@@ -21,6 +21,7 @@ import torch
 from torch import Tensor, nn
 
 from gankit.errors import DataError
+from gankit.files.torchfile import load_plain
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -158,12 +159,8 @@ def read_state_dict(path: str | Path) -> dict[str, Tensor]:
     if not path.is_file():
         raise DataError(f"weights file '{path}' not found; give the path of a torchvision ResNet state dict "
                         "(e.g. resnet50-0676ba61.pth) — gankit never downloads weights")
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 -- torch raises many types for damaged or foreign files
-        detail = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise DataError(f"weights file '{path}' cannot be read safely ({detail}); it must be a plain "
-                        "state dict saved with torch.save(model.state_dict(), path)") from None
+    payload = load_plain(path, "weights file", DataError,
+                         "it must be a plain state dict saved with torch.save(model.state_dict(), path)")
     for key in ("state_dict", "model"):
         if isinstance(payload, dict) and isinstance(payload.get(key), dict):
             payload = payload[key]

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from gankit.classify.train import FoldResult
+from gankit.files.atomic import write_text
 
 
 @dataclass
@@ -70,10 +71,10 @@ def write_results(cells: Sequence[CellResult], out: Path, title: str, notes: Seq
     """Write results.md, results.csv, folds.csv and results.html into `out`; return their paths."""
     out.mkdir(parents=True, exist_ok=True)
     paths = [out / "results.md", out / "results.csv", out / "folds.csv", out / "results.html"]
-    paths[0].write_text(markdown(cells, title, notes), encoding="utf-8")
-    paths[1].write_text(_csv([cell.summary() for cell in cells]), encoding="utf-8")
-    paths[2].write_text(_csv(fold_rows(cells)), encoding="utf-8")
-    paths[3].write_text(html_page(cells, title, notes), encoding="utf-8")
+    texts = [markdown(cells, title, notes), _csv([cell.summary() for cell in cells]), _csv(fold_rows(cells)),
+             html_page(cells, title, notes)]
+    for path, text in zip(paths, texts):
+        write_text(path, text)
     return paths
 
 

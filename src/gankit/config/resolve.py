@@ -9,6 +9,8 @@ from __future__ import annotations
 import copy
 import dataclasses
 import difflib
+import math
+import shlex
 import sys
 import typing
 from importlib import resources
@@ -72,7 +74,10 @@ def _coerce(key: str, value: Any, f: dataclasses.Field, hint: Any) -> Any:
         if hint is float:
             if isinstance(value, bool):
                 raise ValueError
-            return float(value)
+            number = float(value)
+            if not math.isfinite(number):
+                raise ConfigError(f"{key}: expected a finite number, got '{value}'")
+            return number
         if hint is str:
             text = str(value)
             choices = f.metadata.get("choices")
@@ -128,9 +133,17 @@ def apply_mapping(config: Config, mapping: dict[str, Any], source: str = "") -> 
     return config
 
 
-def apply_overrides(config: Config, overrides: list[str]) -> Config:
-    """Apply ``section.key=value`` strings, as typed on the command line."""
+def apply_overrides(config: Config, overrides: list[str] | str) -> Config:
+    """Apply ``section.key=value`` strings, as typed on the command line; one string holding
+    several (``"train.epochs=3 objective.name=lsgan"``) is split as a shell would."""
+    if isinstance(overrides, str):
+        try:
+            overrides = shlex.split(overrides)
+        except ValueError as exc:
+            raise ConfigError(f"overrides {overrides!r}: {exc}") from None
     for item in overrides:
+        if not isinstance(item, str):
+            raise ConfigError(f"override {item!r} is not a KEY=VALUE string (e.g. 'train.epochs=20')")
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
             raise ConfigError(f"override '{item}' is not KEY=VALUE (e.g. train.epochs=20)")
@@ -151,6 +164,15 @@ def _read_toml(text: str, source: str) -> dict[str, Any]:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{source} is not valid TOML: {exc}") from None
+
+
+def _read_utf8(path: Path) -> str:
+    raw = path.read_bytes()
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path} is not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start}); "
+                          "save it as UTF-8 (TOML files must be)") from None
 
 
 def preset_mapping(name: str) -> dict[str, Any]:
@@ -176,7 +198,7 @@ def load_config(target: str | Path | None = None, overrides: list[str] | None = 
         if path.suffix == ".toml" or path.is_file():
             if not path.is_file():
                 raise ConfigError(f"config file '{path}' does not exist")
-            apply_mapping(config, _read_toml(path.read_text(), str(path)), str(path))
+            apply_mapping(config, _read_toml(_read_utf8(path), str(path)), str(path))
         else:
             apply_mapping(config, preset_mapping(str(target)), f"preset {target}")
     apply_overrides(config, overrides or [])

@@ -19,13 +19,15 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from torch import Tensor
+
+from gankit.errors import OutputError
+from gankit.files.atomic import atomic_open
 
 CACHE_FORMAT_VERSION = 1
 
@@ -93,16 +95,10 @@ def save_cached(cache_dir: Path, key: str, decoded: DecodedFolder) -> None:
         "paths": list(decoded.paths),
         "failures": [list(item) for item in decoded.failures],
     }
-    temporary = None
     try:
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=cache_dir, prefix=f".{key}.", suffix=".tmp")
-        with os.fdopen(handle, "wb") as stream:
+        with atomic_open(cache_dir / f"{key}.pt", "wb") as stream:
             torch.save(entry, stream)
-        os.replace(temporary, cache_dir / f"{key}.pt")
-    except OSError as error:
-        if temporary is not None and os.path.exists(temporary):
-            os.unlink(temporary)
+    except OutputError as error:
         warnings.warn(
             f"could not write the decoded-image cache in {cache_dir} ({error}); "
             "the next run will decode again (set $GANKIT_CACHE_DIR to a writable folder)",

@@ -33,6 +33,7 @@ from gankit.data.base import Dataset
 from gankit.data.cache import DecodedFolder, cache_key, default_cache_dir, load_cached, save_cached
 from gankit.data.images import UnusableImage, decode_image
 from gankit.errors import DataError
+from gankit.files.atomic import write_text
 
 TRASH_FOLDER = "Trash"
 JUNK_FILE_NAMES = frozenset({"thumbs.db", "ehthumbs.db", "desktop.ini", ".ds_store"})
@@ -48,6 +49,7 @@ class FolderLayout:
     class_names: list[str] | None
     images: list[str]
     outside_classes: list[str]
+    links_not_followed: list[tuple[str, str]] = ()  # (relative path, why)
 
 
 def load_folder(
@@ -103,7 +105,8 @@ def load_folder(
             left = [entry for entry in decoded.failures if entry[0] not in moved]
             cleaned = DecodedFolder(decoded.images, decoded.paths, left)
             save_cached(cache_dir, cache_key(root, channels, image_size, remaining), cleaned)
-    skipped = sorted(failures + [(name, OUTSIDE_CLASSES_REASON) for name in layout.outside_classes])
+    skipped = sorted(failures + [(name, OUTSIDE_CLASSES_REASON) for name in layout.outside_classes]
+                     + list(layout.links_not_followed))
     return Dataset(
         name="folder",
         tensor=decoded.images.to(torch.float32).div_(127.5).sub_(1.0),
@@ -117,32 +120,59 @@ def load_folder(
 
 
 def scan_folder(root: Path) -> FolderLayout:
-    """Which files of `root` are images to decode, and under which classes (see module doc)."""
-    subfolders, root_files = [], []
+    """Which files of `root` are images to decode, and under which classes (see module doc).
+
+    Symbolic links to folders are never followed (one could lead out of the tree, or back
+    into it: a loop, or every image twice); they, and links that lead nowhere, are listed
+    in `links_not_followed`. Links to files are used like the files."""
+    subfolders, root_files, unfollowed = [], [], []
     for entry in os.scandir(root):
         if entry.name.startswith("."):
             continue
-        if entry.is_dir():
-            if entry.name != TRASH_FOLDER:
-                subfolders.append(entry.name)
-        elif entry.is_file() and entry.name.lower() not in JUNK_FILE_NAMES:
+        kind = _path_kind(entry.path)
+        if kind == "dir" and entry.name != TRASH_FOLDER:
+            subfolders.append(entry.name)
+        elif kind == "file" and entry.name.lower() not in JUNK_FILE_NAMES:
             root_files.append(entry.name)
+        elif kind not in ("dir", "file", "other"):
+            unfollowed.append((entry.name, kind))
     if not subfolders:
-        return FolderLayout(class_names=None, images=sorted(root_files), outside_classes=[])
+        return FolderLayout(None, sorted(root_files), [], sorted(unfollowed))
     class_names = sorted(subfolders)
     images = []
     for class_name in class_names:
-        for folder, dirnames, filenames in os.walk(root / class_name):
-            dirnames[:] = [name for name in dirnames if not name.startswith(".")]
+        for folder, dirnames, filenames in os.walk(root / class_name):  # never descends into links
             relative = Path(folder).relative_to(root).as_posix()
-            images.extend(
-                f"{relative}/{name}"
-                for name in filenames
-                if not name.startswith(".")
-                and name.lower() not in JUNK_FILE_NAMES
-                and os.path.isfile(os.path.join(folder, name))
-            )
-    return FolderLayout(class_names=class_names, images=sorted(images), outside_classes=sorted(root_files))
+            for name in [*dirnames, *filenames]:
+                if name.startswith(".") or name.lower() in JUNK_FILE_NAMES:
+                    continue
+                path = os.path.join(folder, name)
+                kind = _path_kind(path)
+                if kind == "file":
+                    images.append(f"{relative}/{name}")
+                elif kind not in ("dir", "other"):
+                    unfollowed.append((f"{relative}/{name}", kind))
+            dirnames[:] = [name for name in dirnames if not name.startswith(".")]
+    return FolderLayout(class_names, sorted(images), sorted(root_files), sorted(unfollowed))
+
+
+LINK_TO_FOLDER = "link to a folder (not followed)"
+BROKEN_LINK = "link that leads nowhere or loops (not followed)"
+
+
+def _path_kind(path: str) -> str:
+    """'file', 'dir', 'other' (a socket, a fifo), or why a link is not followed."""
+    try:
+        if os.path.islink(path):
+            if os.path.isdir(path):
+                return LINK_TO_FOLDER
+            os.stat(path)  # ELOOP, ENOENT for a link that leads nowhere
+            return "file" if os.path.isfile(path) else "other"
+        if os.path.isdir(path):
+            return "dir"
+        return "file" if os.path.isfile(path) else "other"
+    except OSError:
+        return BROKEN_LINK
 
 
 def decode_folder(
@@ -172,7 +202,7 @@ def write_skip_list(dataset: Dataset, run_dir: str | Path) -> int:
         f"# {len(dataset.skipped)} skipped; one per line: path relative to the folder<TAB>reason\n"
     )
     lines = "".join(f"{name}\t{reason}\n" for name, reason in dataset.skipped)
-    (run_dir / SKIP_LIST_NAME).write_text(header + lines, encoding="utf-8")
+    write_text(run_dir / SKIP_LIST_NAME, header + lines)
     return len(dataset.skipped)
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from gankit.errors import GankitError
 from gankit.experiments.runs import ComparedRun, load_runs, varied_keys
+from gankit.files.atomic import write_text
 from gankit.experiments.tables import build_table, to_csv, to_html, to_markdown
 from gankit.training.hooks import METRIC_CURVES
 
@@ -89,7 +90,7 @@ def compare(paths: Sequence[str | Path] | str | Path, out: str | Path, *,
     table = build_table(runs, varied_keys(runs), only=chosen if metrics else None)
     for suffix, render in (("md", to_markdown), ("csv", to_csv), ("html", to_html)):
         path = out / f"final_metrics.{suffix}"
-        path.write_text(render(table), encoding="utf-8")
+        write_text(path, render(table))
         written.append(path)
     written.append(write_index(out, runs, written, to_html(table), warnings))
     return written
@@ -131,5 +132,4 @@ def write_index(out: Path, runs: Sequence[ComparedRun], figures: Sequence[Path],
     page = ("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>gankit comparison</title>"
             f"<style>{PAGE_STYLE}</style></head><body>\n" + "\n".join(parts) + "\n</body></html>\n")
     path = out / "index.html"
-    path.write_text(page, encoding="utf-8")
-    return path
+    return write_text(path, page)

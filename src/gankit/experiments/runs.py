@@ -16,7 +16,8 @@ from typing import Any
 from gankit.config import load_config
 from gankit.errors import GankitError
 from gankit.experiments.grid import short_names
-from gankit.training.rundir import read_records
+from gankit.files.records import read_records
+from gankit.numbers import float_text
 
 # Settings that say where or how verbosely a run trained, not what it is.
 NOT_SETTINGS = frozenset({"description", "train.progress", "train.device"})
@@ -70,13 +71,18 @@ def _search(folder: Path, depth: int) -> list[Path]:
     return found
 
 
-def find_runs(paths: Sequence[str | Path]) -> list[Path]:
+def find_runs(paths: Sequence[str | Path], notes: list[str] | None = None) -> list[Path]:
     """Run folders among ``paths``: each is a run folder (it has config.toml) or a folder
-    holding run folders up to three levels down (a sweep folder, a folder of shard outputs)."""
+    holding run folders up to three levels down (a sweep folder, a folder of shard outputs).
+    Plain files among several paths (``sweep.json`` from a shell glob ``runs/sweep/*``) are
+    skipped with a note in ``notes``."""
     if not paths:
         raise GankitError("nothing to compare: give run folders or folders that hold them (e.g. a sweep folder)")
     runs: list[Path] = []
     for item in map(Path, paths):
+        if item.is_file() and len(paths) > 1 and notes is not None:
+            notes.append(f"{item}: a file, not a run folder; skipped")
+            continue
         if not item.exists():
             raise GankitError(f"'{item}' does not exist")
         if _is_run(item):
@@ -110,7 +116,7 @@ def _final(path: Path) -> dict[str, Any]:
         return {}
     try:
         return json.loads(file.read_text(encoding="utf-8"))
-    except json.JSONDecodeError:
+    except ValueError:  # not JSON, or not UTF-8
         return {}
 
 
@@ -121,7 +127,7 @@ def value_text(value: Any) -> str:
     if isinstance(value, bool):
         return str(value).lower()
     if isinstance(value, float):
-        return f"{value:g}"
+        return float_text(value, None)
     return str(value)
 
 
@@ -152,7 +158,7 @@ def load_runs(paths: Sequence[str | Path]) -> tuple[list[ComparedRun], list[str]
     """Every run under ``paths`` with its records and label, and a warning per run left out
     because it has not logged an epoch yet; raises when no run is left."""
     runs, warnings = [], []
-    for path in find_runs(paths):
+    for path in find_runs(paths, warnings):
         records = [r for r in read_records(path / "metrics.jsonl") if "epoch" in r]
         if not records:
             warnings.append(f"{path}: no epochs in metrics.jsonl yet; left out")

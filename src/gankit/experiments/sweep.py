@@ -11,14 +11,14 @@ merges their folders.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from gankit.config import Config, load_config
-from gankit.errors import GankitError
+from gankit.errors import GankitError, TrainingInterrupted
+from gankit.files.atomic import write_text
 from gankit.experiments.grid import (
     GridPoint,
     expand,
@@ -65,7 +65,7 @@ def _target_text(target: str | Path) -> str:
 def _read_final(path: Path) -> dict[str, Any]:
     try:
         return json.loads((path / "final_metrics.json").read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
+    except (OSError, ValueError):  # missing, not JSON, or not UTF-8
         return {}
 
 
@@ -120,10 +120,7 @@ def _check_manifest(out: Path, manifest: dict[str, Any], write: bool = True) -> 
         return
     if not write:
         return
-    out.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{SWEEP_FILE}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    write_text(path, json.dumps(manifest, indent=2) + "\n")
 
 
 def plan(target: str | Path, grid: Mapping[str, Any] | Sequence[str], overrides: Sequence[str] = (),
@@ -164,6 +161,9 @@ def sweep(target: str | Path, grid: Mapping[str, Any] | Sequence[str], *, overri
     overrides = [str(o) for o in overrides if str(o) not in display]
     points, mine, configs = plan(target, grid, overrides, shard)
     _check_manifest(out, _manifest(target, normalise_grid(grid), overrides, points), write=not dry_run)
+    if not mine and log:
+        index, count = parse_shard(shard)
+        log(f"--shard {index}/{count}: the grid has {len(points)} run(s), so this slice has nothing to run")
     results = []
     for number, point in enumerate(mine, 1):
         run = SweepRun(point.name, out / point.name, [*overrides, *point.overrides])
@@ -184,8 +184,6 @@ def sweep(target: str | Path, grid: Mapping[str, Any] | Sequence[str], *, overri
             try:
                 run.status = _train_point(target, run, state, display)
             except GankitError as exc:
-                from gankit.training.trainer import TrainingInterrupted
-
                 if isinstance(exc, TrainingInterrupted):
                     raise TrainingInterrupted(f"{exc}; or run the same sweep again: it resumes this run and "
                                               "skips the finished ones") from None

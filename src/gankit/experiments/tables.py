@@ -21,6 +21,7 @@ from gankit.experiments.grid import short_names
 from gankit.experiments.runs import ComparedRun
 from gankit.metrics.select import DIRECTIONS
 from gankit.training.hooks import METRIC_CURVES
+from gankit.numbers import float_text
 
 # Metrics in the order a reader expects them: the curve order, then any other ranked one.
 METRIC_ORDER = tuple(METRIC_CURVES) + tuple(k for k in DIRECTIONS if k not in METRIC_CURVES)
@@ -103,7 +104,7 @@ def _text(value: Any) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, float):
-        return f"{value:.4g}"
+        return float_text(value)
     return str(value)
 
 
@@ -112,7 +113,7 @@ def _cell(table: ResultTable, index: int, column: str) -> tuple[str, bool]:
     row = table.rows[index]
     text = _text(row.get(column))
     if column in table.metric_columns and row.get(f"{column}_std") is not None and text:
-        text += f" ± {row[f'{column}_std']:.2g}"
+        text += f" ± {float_text(row[f'{column}_std'], 2)}"
     return text, index in table.best.get(column, set())
 
 

@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from gankit.errors import DataError
+from gankit.files.torchfile import load_plain
 from gankit.models.classifiers import EvaluatorCNN
 
 EVALUATOR_FORMAT, EVALUATOR_VERSION = "gankit-evaluator", 1
@@ -132,12 +133,7 @@ def load_evaluator(path: str | Path | None = None, device: str | torch.device = 
     hint = "train one with `gankit evaluator train`"
     if not path.is_file():
         raise DataError(f"evaluator file '{path}' not found; {hint}")
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 -- torch raises many types for damaged or foreign files
-        lines = [line.strip() for line in str(exc).splitlines() if line.strip()] or [type(exc).__name__]
-        detail = next((line for line in lines if line.startswith("WeightsUnpickler error")), lines[0])
-        raise DataError(f"evaluator file '{path}' cannot be read (truncated, corrupt or unsafe: {detail}); {hint}") from None
+    payload = load_plain(path, "evaluator file", DataError, hint)
     if isinstance(payload, dict) and payload.get("format") == "gankit-classifier":  # a best.pt of `gankit classify`
         from gankit.classify.extractor import evaluator_from_payload
 

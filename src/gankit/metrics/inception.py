@@ -38,6 +38,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from gankit.errors import DataError
+from gankit.files.torchfile import load_plain
 
 WEIGHTS_FILE = "pt_inception-2015-12-05-6726825d.pth"
 INPUT_SIZE, FEATURE_DIM, NUM_CLASSES = 299, 2048, 1008
@@ -229,11 +230,7 @@ def load_inception(path: str | Path, device: str | torch.device = "cpu") -> FIDI
     hint = f"pass the path of {WEIGHTS_FILE} (pytorch-fid's FID weights) as eval.inception_weights"
     if not path.is_file():
         raise DataError(f"Inception weights file '{path}' not found; {hint}")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 -- torch raises many types for damaged or foreign files
-        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise DataError(f"'{path}' cannot be read as torch weights ({detail}); {hint}") from None
+    state = load_plain(path, "weights file", DataError, hint)
     if not isinstance(state, Mapping):
         raise DataError(f"'{path}' holds a {type(state).__name__}, not a dict of tensors; {hint}")
     model = FIDInceptionV3()

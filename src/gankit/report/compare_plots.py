@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from matplotlib.ticker import MaxNLocator
 
-from gankit.report.plots import COUNT_METRICS, LOG_SCALE_OK, _save, plt
+from gankit.report.plots import COUNT_METRICS, LOG_SCALE_OK, plt, save_figure
 
 Series = tuple[str, Sequence[dict[str, Any]]]
 COLOURS = plt.get_cmap("tab10").colors
@@ -100,7 +100,7 @@ def metric_figure(runs: Sequence[Series], key: str, path: Path, title: str = "")
     else:
         ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False)
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def _panel_figure(runs: Sequence[Series], keys: Sequence[str], draw, path: Path, columns: int = 3) -> Path:
@@ -114,7 +114,7 @@ def _panel_figure(runs: Sequence[Series], keys: Sequence[str], draw, path: Path,
         draw(ax, key)
     fig.tight_layout()
     _legend_below(fig, used, len(runs))
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def metrics_figure(runs: Sequence[Series], keys: Sequence[str], path: Path) -> Path:
@@ -151,4 +151,4 @@ def samples_figure(pictures: Sequence[tuple[str, Path | None]], path: Path, colu
                 ax.imshow(np.asarray(image.convert("RGB")), interpolation="lanczos")
         ax.set_title(title, fontsize=10)
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)

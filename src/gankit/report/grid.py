@@ -12,6 +12,7 @@ from PIL import Image, ImageDraw, ImageFont
 from torch import Tensor
 
 from gankit.errors import GankitError
+from gankit.files.atomic import atomic_path
 
 __all__ = ["to_uint8", "image_grid", "save_grid", "GRID_MIN_WIDTH", "SEPARATOR_VALUE"]
 
@@ -83,12 +84,9 @@ def save_grid(images: Tensor | np.ndarray, path: str | Path, nrow: int = 10, ups
         picture = picture.resize((grid.shape[1] * factor, grid.shape[0] * factor), Image.Resampling.NEAREST)
     if title:
         picture = _with_title(picture, title)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp.png")
-    picture.save(tmp, format="PNG")
-    tmp.replace(path)
-    return path
+    with atomic_path(path) as temporary:
+        picture.save(temporary, format="PNG")
+    return Path(path)
 
 
 def _with_title(picture: Image.Image, title: str) -> Image.Image:

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Callable
 
 from gankit.errors import GankitError
+from gankit.files.atomic import write_text
 from gankit.report import html_parts as parts
 from gankit.report.html_data import (
     active_diagnostics,
@@ -20,7 +22,6 @@ from gankit.report.html_data import (
     read_run_files,
     resolved_diagnostics,
     run_status,
-    write_atomic,
 )
 
 __all__ = ["REPORT_NAME", "render_report", "write_report"]
@@ -96,9 +97,9 @@ nav a:hover { background: #eaf1f8; }
 """
 
 
-def render_report(run_dir: str | Path) -> str:
+def render_report(run_dir: str | Path, on_warning: Callable[[str], None] | None = None) -> str:
     """The report page for a run folder, as HTML text (nothing written)."""
-    files = read_run_files(run_dir)
+    files = read_run_files(run_dir, on_warning)
     status = run_status(files)
     metrics, metrics_epoch = latest_metrics(files)
     found, checked_at = active_diagnostics(files)
@@ -129,7 +130,7 @@ def render_report(run_dir: str | Path) -> str:
             + "\n</main></body></html>\n")
 
 
-def write_report(run_dir: str | Path) -> Path:
+def write_report(run_dir: str | Path, on_warning: Callable[[str], None] | None = None) -> Path:
     """(Re)write ``RUN/report.html`` from the run folder's files and return its path.
 
     Written through a temporary file and renamed, so a browser that reloads mid-write
@@ -138,4 +139,4 @@ def write_report(run_dir: str | Path) -> Path:
     root = Path(run_dir)
     if not ((root / "config.toml").is_file() or (root / "metrics.jsonl").is_file()):
         raise GankitError(f"'{root}' is not a run folder (no config.toml or metrics.jsonl)")
-    return write_atomic(root / REPORT_NAME, render_report(root))
+    return write_text(root / REPORT_NAME, render_report(root, on_warning))

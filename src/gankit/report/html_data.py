@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 from urllib.parse import quote
+
+from gankit.files.atomic import write_text
+from gankit.files.records import read_records
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -83,23 +84,6 @@ def _read_json(path: Path) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
-def _read_records(path: Path) -> list[dict[str, Any]]:
-    """Complete JSON lines only: the trainer may be appending the last one right now."""
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError:
-        return []
-    records = []
-    for line in lines:
-        try:
-            record = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(record, dict):
-            records.append(record)
-    return records
-
-
 def _versioned(root: Path, path: Path) -> str:
     """Relative URL with the file's mtime as a query, so a reloaded page shows new images."""
     relative = quote(path.relative_to(root).as_posix())
@@ -109,17 +93,18 @@ def _versioned(root: Path, path: Path) -> str:
         return relative
 
 
-def read_run_files(run_dir: str | Path) -> RunFiles:
-    """Gather the run folder's files; any of them may be missing."""
+def read_run_files(run_dir: str | Path, on_warning: Callable[[str], None] | None = None) -> RunFiles:
+    """Gather the run folder's files; any of them may be missing or damaged (a damaged
+    line of metrics.jsonl is skipped and reported to ``on_warning``)."""
     root = Path(run_dir)
     files = RunFiles(root=root)
     config_path = root / "config.toml"
     try:
         files.config_text = config_path.read_text(encoding="utf-8")
         files.config = tomllib.loads(files.config_text)
-    except (OSError, tomllib.TOMLDecodeError):
+    except (OSError, ValueError):  # missing, not UTF-8, or not TOML
         files.config = {}
-    files.records = _read_records(root / "metrics.jsonl")
+    files.records = read_records(root / "metrics.jsonl", on_warning=on_warning)
     files.final = _read_json(root / "final_metrics.json")
     files.drs_eval = _read_json(root / DRS_FILE)
     samples = []
@@ -133,7 +118,7 @@ def read_run_files(run_dir: str | Path) -> RunFiles:
         if path.is_file():
             files.plots[name] = _versioned(root, path)
     try:
-        lines = (root / SKIP_LIST).read_text(encoding="utf-8").splitlines()
+        lines = (root / SKIP_LIST).read_text(encoding="utf-8", errors="replace").splitlines()
         files.skipped_count = sum(1 for line in lines if line.strip() and not line.startswith("#"))
     except OSError:
         pass
@@ -208,25 +193,10 @@ def _json_safe(value: Any) -> Any:
     return value
 
 
-def write_atomic(path: Path, text: str) -> Path:
-    """Write through a temporary file in the same folder and rename it over ``path``, so a
-    reader (a browser, a second writer) never sees a half-written file."""
-    path = Path(path)
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
 def write_drs_eval(run_dir: str | Path, plain: dict[str, Any], drs: dict[str, Any], *, n: int, seed: int,
                    settings: dict[str, Any], acceptance: dict[str, Any]) -> Path:
     """``RUN/drs_eval.json``: the same metrics on plain and on DRS-accepted samples, with
     the sample count, seed, the DRS settings and the acceptance statistics."""
     payload = {"plain": plain, "drs": drs, "n": n, "seed": seed, "settings": settings, "acceptance": acceptance,
                "written": time.strftime("%Y-%m-%d %H:%M:%S")}
-    return write_atomic(Path(run_dir) / DRS_FILE, json.dumps(_json_safe(payload), indent=2) + "\n")
+    return write_text(Path(run_dir) / DRS_FILE, json.dumps(_json_safe(payload), indent=2) + "\n")

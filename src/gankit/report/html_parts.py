@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from gankit.report.html_data import BOOKKEEPING_KEYS, COUNT_KEYS, TRAINING_KEYS, RunFiles
+from gankit.numbers import float_text
 
 # Which way is better, for the arrow beside each metric.
 LOWER_IS_BETTER = frozenset({"fid", "kid", "energy_distance", "curve_distance", "class_kl", "modes_kl"})
@@ -37,7 +38,7 @@ def fmt(value: Any, *, spread: bool = False) -> str:
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float):
-        return f"{value:.2g}" if spread else f"{value:.4g}"
+        return float_text(value, 2 if spread else 4)
     if isinstance(value, (list, tuple)):
         return ", ".join(str(v) for v in value)
     return str(value)

@@ -12,15 +12,17 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
+from gankit.files.atomic import atomic_path  # noqa: E402
 
-def _save(fig, path: Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp.png")
-    fig.savefig(tmp, dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    tmp.replace(path)
-    return path
+
+def save_figure(fig, path: Path, *, dpi: int = 110, tight: bool = True) -> Path:
+    """Write ``fig`` as a PNG atomically (a reader never sees half a picture) and close it."""
+    try:
+        with atomic_path(path) as temporary:
+            fig.savefig(temporary, format="png", dpi=dpi, **({"bbox_inches": "tight"} if tight else {}))
+    finally:
+        plt.close(fig)
+    return Path(path)
 
 
 def scatter_plot(real: np.ndarray, fake: np.ndarray, path: Path, title: str = "") -> Path:
@@ -43,7 +45,7 @@ def scatter_plot(real: np.ndarray, fake: np.ndarray, path: Path, title: str = ""
     ax.set_title(title)
     ax.legend(loc="upper right", fontsize=8, markerscale=3)
     ax.grid(alpha=0.2)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def loss_plot(history: Sequence[dict[str, Any]], path: Path, title: str = "Losses per epoch") -> Path:
@@ -58,7 +60,7 @@ def loss_plot(history: Sequence[dict[str, Any]], path: Path, title: str = "Losse
     ax.set_title(title)
     ax.legend()
     ax.grid(alpha=0.3)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 # Distances that may fall over orders of magnitude (log axis then), and whole-number counts.
@@ -94,4 +96,4 @@ def metric_plot(history: Sequence[dict[str, Any]], keys: Sequence[str], path: Pa
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)

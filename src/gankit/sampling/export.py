@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from gankit.errors import GankitError
+from gankit.files.atomic import atomic_open
 
 POINT_FORMATS = (".csv", ".npy")
 
@@ -17,11 +18,11 @@ def save_points(samples: torch.Tensor, path: Path) -> Path:
     path = Path(path)
     if path.suffix not in POINT_FORMATS:
         raise GankitError(f"cannot write points to '{path}': use a .csv or .npy file name")
-    path.parent.mkdir(parents=True, exist_ok=True)
     array = samples.reshape(samples.shape[0], -1).cpu().numpy().astype(np.float32)
-    if path.suffix == ".npy":
-        np.save(path, array)
-    else:
-        header = ",".join(f"x{i}" for i in range(array.shape[1]))
-        np.savetxt(path, array, delimiter=",", header=header, comments="", fmt="%.7g")
+    with atomic_open(path, "wb") as handle:  # a full disk leaves the old file, never a shorter one
+        if path.suffix == ".npy":
+            np.save(handle, array)
+        else:
+            header = ",".join(f"x{i}" for i in range(array.shape[1]))
+            np.savetxt(handle, array, delimiter=",", header=header, comments="", fmt="%.7g")
     return path

@@ -4,8 +4,8 @@ or one ``.npz`` file; batched, with a progress bar."""
 
 from __future__ import annotations
 
-import io
 import sys
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Callable
 
@@ -16,6 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from torch import Tensor
 
 from gankit.errors import GankitError
+from gankit.files.atomic import atomic_folder, atomic_open
 from gankit.report.grid import to_uint8
 
 __all__ = ["save_image_folder", "save_npz", "export_samples"]
@@ -43,25 +44,26 @@ def save_npz(samples: Tensor, path: str | Path) -> Path:
 def _write_npz(images: np.ndarray, path: Path) -> Path:
     if path.suffix != ".npz":
         raise GankitError(f"cannot write images to '{path}': use a .npz file name or a folder")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    buffer = io.BytesIO()
-    np.savez_compressed(buffer, images=images)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(buffer.getvalue())
-    tmp.replace(path)
+    with atomic_open(path, "wb") as handle:
+        np.savez_compressed(handle, images=images)
     return path
 
 
 def _check_folder(directory: Path, n: int) -> None:
-    """Refuse a folder holding numbered PNGs that this export would not overwrite:
-    the result would mix two exports."""
+    """Refuse a folder holding anything but an earlier export of at most ``n`` images:
+    the export replaces the folder whole, and must not take a user's other files with it
+    (or numbered PNGs beyond the new ones)."""
     if directory.exists() and not directory.is_dir():
         raise GankitError(f"'{directory}' is a file: give a folder (no suffix) or a .npz file name")
-    stale = [p.name for p in directory.glob("*.png") if p.stem.isdigit() and int(p.stem) >= n] \
-        if directory.is_dir() else []
+    names = [p.name for p in directory.iterdir()] if directory.is_dir() else []
+    foreign = sorted(name for name in names if not (name.endswith(".png") and name[:-4].isdigit()))
+    if foreign:
+        raise GankitError(f"'{directory}' holds files that are not an earlier export (e.g. {foreign[0]}): "
+                          "give a new or empty folder")
+    stale = sorted(name for name in names if int(name[:-4]) >= n)
     if stale:
         raise GankitError(f"'{directory}' already holds {len(stale)} numbered PNGs beyond {n - 1}.png "
-                          f"(e.g. {sorted(stale)[0]}) from an earlier export: use an empty folder or delete them")
+                          f"(e.g. {stale[0]}) from an earlier export: use an empty folder or delete them")
 
 
 def export_samples(draw: Callable[[int], Tensor], n: int, output: str | Path, batch_size: int = 1000,
@@ -80,6 +82,17 @@ def export_samples(draw: Callable[[int], Tensor], n: int, output: str | Path, ba
         _check_folder(output, n)
     elif output.suffix != ".npz":
         raise GankitError(f"cannot write images to '{output}': use a folder (no suffix) or a .npz file name")
+    with ExitStack() as stack:  # a folder is written beside its name and renamed in when complete
+        folder = stack.enter_context(atomic_folder(output, replace=True)) if to_folder else None
+        pixels = _draw_all(draw, n, batch_size, progress, folder)
+    if not to_folder:
+        _write_npz(pixels, output)
+    return output
+
+
+def _draw_all(draw: Callable[[int], Tensor], n: int, batch_size: int, progress: bool,
+              folder: Path | None) -> np.ndarray | None:
+    """Draw ``n`` images in batches: written to ``folder`` as PNGs, or returned as uint8 pixels."""
     pixels: np.ndarray | None = None
     bar = Progress(TextColumn("[bold]sampling"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                    TextColumn("ETA"), TimeRemainingColumn(), console=Console(file=sys.stderr),
@@ -92,14 +105,12 @@ def export_samples(draw: Callable[[int], Tensor], n: int, output: str | Path, ba
             if batch.ndim != 4 or batch.shape[0] != count:
                 raise GankitError(f"expected {count} images of shape (C, H, W), got a batch of shape "
                                   f"{tuple(batch.shape)}")
-            if to_folder:
-                save_image_folder(batch, output, start_index=start)
+            if folder is not None:
+                save_image_folder(batch, folder, start_index=start)
             else:
                 batch_pixels = to_uint8(batch)
                 if pixels is None:
                     pixels = np.empty((n, *batch_pixels.shape[1:]), dtype=np.uint8)
                 pixels[start:start + count] = batch_pixels
             bar.advance(task, count)
-    if not to_folder:
-        _write_npz(pixels, output)
-    return output
+    return pixels

@@ -20,7 +20,7 @@ from torch import Tensor, nn
 
 from gankit.errors import ConfigError, GankitError
 from gankit.report.grid import save_grid
-from gankit.report.plots import _save, plt
+from gankit.report.plots import plt, save_figure
 from gankit.sampling.latent import sample_latent
 
 __all__ = ["INTERPOLATION_METHODS", "interpolate", "interpolation_latents", "save_interpolation"]
@@ -117,4 +117,4 @@ def _path_plot(points: np.ndarray, path: Path, title: str, background: Tensor | 
     ax.set_title(title or f"{rows} interpolations, {points.shape[1]} steps each")
     ax.legend(loc="upper right", fontsize=8)
     ax.grid(alpha=0.2)
-    return _save(fig, path)
+    return save_figure(fig, path)

@@ -8,46 +8,28 @@ with ``torch.load(weights_only=True)`` and never unpickles arbitrary objects.
 from __future__ import annotations
 
 import io
-import os
 import re
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from gankit.errors import CheckpointError
+from gankit.errors import CheckpointError, GankitError
+from gankit.files.atomic import write_bytes
+from gankit.files.torchfile import load_plain
 
 CHECKPOINT_FORMAT = 1
 _EPOCH_FILE = re.compile(r"epoch_(\d+)\.pt$")
 
 
 def save_checkpoint(state: dict[str, Any], path: Path, *more_paths: Path) -> None:
-    """Write ``state`` to ``path`` (and each of ``more_paths``) atomically: temporary file,
-    flush, fsync, rename, fsync dir. The state is serialised once for all paths."""
+    """Write ``state`` to ``path`` (and each of ``more_paths``) atomically (temporary file,
+    fsync, rename, fsync folder). The state is serialised once for all paths."""
     buffer = io.BytesIO()
     torch.save({"format": CHECKPOINT_FORMAT, **state}, buffer)
     payload = buffer.getbuffer()
     for target in (Path(path), *map(Path, more_paths)):
-        _write_atomically(payload, target)
-
-
-def _write_atomically(payload: memoryview, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with open(tmp, "wb") as handle:
-            handle.write(payload)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+        write_bytes(target, payload)
 
 
 def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
@@ -55,13 +37,7 @@ def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dic
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint '{path}' does not exist")
-    try:
-        state = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as exc:  # torch raises several types for damaged zip archives
-        raise CheckpointError(
-            f"checkpoint '{path}' cannot be read (truncated or corrupt: {type(exc).__name__}: "
-            f"{str(exc).splitlines()[0] if str(exc) else 'no detail'})"
-        ) from None
+    state = load_plain(path, "checkpoint", CheckpointError, map_location=map_location)
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(f"'{path}' is not a gankit checkpoint (format {CHECKPOINT_FORMAT})")
     return state
@@ -103,3 +79,13 @@ def load_latest(directory: Path, map_location: str | torch.device = "cpu") -> tu
         raise CheckpointError(f"no usable checkpoint in '{directory}'{detail}")
     step, state, path = max(loaded, key=lambda item: item[0])
     return state, path, warnings
+
+
+def last_good(directory: Path) -> str:
+    """``the last good checkpoint is epoch_0012.pt`` (or that none was saved): for messages
+    after a failure, naming what a ``--resume`` will continue from."""
+    try:
+        state, path, _ = load_latest(directory)
+    except GankitError:
+        return "no checkpoint had been saved yet"
+    return f"the last good checkpoint is {path.name} (epoch {state.get('epoch')}, step {state.get('step')})"

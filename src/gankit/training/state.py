@@ -10,9 +10,14 @@ vice versa.
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
+
+from gankit.config import Config
+from gankit.errors import CheckpointError
 
 if TYPE_CHECKING:
     from gankit.training.trainer import Trainer
@@ -37,15 +42,36 @@ def training_state(trainer: Trainer) -> dict[str, Any]:
     }
 
 
-def restore_state(trainer: Trainer, state: dict[str, Any]) -> None:
-    """Put ``state`` (from :func:`training_state`) back into ``trainer``."""
+def mismatch_message(saved: dict[str, Any] | None, config: Config, part: str, source: Path | str,
+                     error: Exception) -> str:
+    """Why a checkpoint's ``part`` does not fit the networks ``config`` builds: the model and
+    data keys that differ from the config stored in the checkpoint, or the loader's first line."""
+    current = config.to_dict()
+    changed = [f"{section}.{key} is {json.dumps(value)} in config.toml but "
+               f"{json.dumps((saved or {}).get(section, {}).get(key))} in the checkpoint"
+               for section in ("model", "data") for key, value in current.get(section, {}).items()
+               if isinstance(saved, dict) and isinstance(saved.get(section), dict)
+               and saved[section].get(key) != value]
+    if changed:
+        return (f"config.toml does not match {source}: {'; '.join(changed[:3])}; put the old value back, "
+                "or start a new run with another --out")
+    detail = (str(error).strip().splitlines() or [type(error).__name__])[0]
+    return f"the {part} in {source} does not fit the network the config builds ({detail[:200]})"
+
+
+def restore_state(trainer: Trainer, state: dict[str, Any], source: Path | str = "the checkpoint") -> None:
+    """Put ``state`` (from :func:`training_state`) back into ``trainer``; a checkpoint whose
+    shapes no longer fit the config raises CheckpointError naming the keys that changed."""
     m = trainer.models
-    m.generator.load_state_dict(state["generator"])
-    m.discriminator.load_state_dict(state["discriminator"])
+    pairs = [(m.generator, "generator"), (m.discriminator, "discriminator"), (m.g_optimizer, "g_optimizer"),
+             (m.d_optimizer, "d_optimizer")]
     if m.generator_ema is not None and state["generator_ema"] is not None:
-        m.generator_ema.load_state_dict(state["generator_ema"])
-    m.g_optimizer.load_state_dict(state["g_optimizer"])
-    m.d_optimizer.load_state_dict(state["d_optimizer"])
+        pairs.append((m.generator_ema, "generator_ema"))
+    for target, key in pairs:
+        try:
+            target.load_state_dict(state[key])
+        except (RuntimeError, ValueError, KeyError) as exc:
+            raise CheckpointError(mismatch_message(state.get("config"), trainer.config, key, source, exc)) from None
     trainer.rng.set_state(state["rng"].cpu())
     torch.set_rng_state(state["torch_rng"].cpu())
     if state.get("cuda_rng") is not None and trainer.device.type == "cuda":

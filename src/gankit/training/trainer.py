@@ -23,7 +23,7 @@ import torch
 
 from gankit.config import Config
 from gankit.data import load_dataset, write_skip_list
-from gankit.errors import ConfigError, GankitError, TrainingDiverged
+from gankit.errors import ConfigError, GankitError, OutputError, TrainingDiverged, TrainingInterrupted
 from gankit.metrics.select import parse_stop_rule, quality_key
 from gankit.models import build_models
 from gankit.objectives import build_objective
@@ -34,15 +34,14 @@ from gankit.training.hooks import (
     GRID_SAMPLES, PLOT_SAMPLES, DiagnosticsHook, EvaluationHook, plot_curves, plot_epoch, write_report_safely,
 )
 from gankit.training.progress import TrainingProgress
-from gankit.training.rundir import RunPaths, append_record, read_records, truncate_records, write_json
+from gankit.files.atomic import FULL_ERRNOS, describe_os_error, write_text
+from gankit.files.lock import RunLock
+from gankit.files.records import append_record, read_records, truncate_records, write_json
+from gankit.files.rundir import RunPaths
 from gankit.training.state import restore_state, training_state
 from gankit.training.optim import make_optimizers, set_learning_rates
 from gankit.training.step import STAT_NAMES, AdversarialModels, AdversarialStep, make_ema
 from gankit.training.tensorboard import TensorBoardLog
-
-
-class TrainingInterrupted(GankitError):
-    """Ctrl-C: a checkpoint was saved at the current step; ``--resume`` continues."""
 
 
 def _due(epoch: int, every: int, last: bool) -> bool:
@@ -58,6 +57,11 @@ class Trainer:
         t = config.train
         self.place, self.device = distributed.setup(t.device)
         self.is_main = self.place.is_main
+        self.lock: RunLock | None = None  # rank 0 holds the run folder's lock until close()
+        if self.is_main and resume:  # before the slow parts: a second writer is told at once
+            self.lock = RunLock(self.paths.root, "gankit train --resume").acquire()
+        elif self.is_main:
+            self.paths.check_new(force=force)
         data_config = config.data if self.is_main else replace(config.data, quarantine=False)  # rank 0 moves files
         self.dataset = load_dataset(data_config, progress=t.progress and self.is_main)
         self.data = self.dataset.tensor.to(self.device)  # once; batches are index gathers on the device
@@ -101,9 +105,11 @@ class Trainer:
         self.progress: TrainingProgress | None = None
         self._stop_requested = False
         if resume:
+            if self.lock is not None and self.lock.note:
+                self.warnings.append(self.lock.note)
             self._restore()
         elif self.is_main:
-            self.paths.create(force=force)
+            self.lock = self.paths.create(force=force)
         if not self.is_main:  # dropout masks differ per rank (rank 0 keeps the one-process stream)
             torch.manual_seed(t.seed + 7919 * self.place.rank + self.step)
         self.tensorboard = TensorBoardLog(self.paths.root / "tb", purge_step=self.step + 1 if resume else None) \
@@ -111,7 +117,8 @@ class Trainer:
         if not self.is_main:
             return
         # On resume too: overrides such as train.epochs=300 become part of the run.
-        self.paths.config.write_text(config.to_toml(), encoding="utf-8")
+        write_text(self.paths.config, config.to_toml())
+        self.paths.mark()  # a run made by an older gankit is adopted once it resumes
         if self.dataset.skipped:
             count = write_skip_list(self.dataset, self.paths.root)
             self.warnings.append(f"{count} unusable files skipped, listed in {self.paths.root / 'skipped_files.txt'}")
@@ -126,11 +133,27 @@ class Trainer:
         return training_state(self)
 
     def _restore(self) -> None:
-        state, path, warnings = ckpt.load_latest(self.paths.checkpoints, map_location=self.device)
-        self.warnings.extend(f"skipped damaged checkpoint: {w}" for w in warnings)
-        restore_state(self, state)
-        if self.is_main:
-            truncate_records(self.paths.metrics, self.step)
+        try:
+            state, path, warnings = ckpt.load_latest(self.paths.checkpoints, map_location=self.device)
+            self.warnings.extend(f"skipped damaged checkpoint: {w}" for w in warnings)
+            restore_state(self, state, source=path)
+            if self.is_main:
+                truncate_records(self.paths.metrics, self.step, on_warning=self.warnings.append)
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        """Release the run folder's lock (``fit`` does this when it ends, however it ends)."""
+        if self.lock is not None:
+            self.lock.release()
+            self.lock = None
+
+    def _output_failed(self, error: OSError | OutputError) -> OutputError:
+        """One line for a write that failed mid-run, naming what is still safe on disk."""
+        text = str(error) if isinstance(error, OutputError) else describe_os_error(error, error.filename or "?")
+        return OutputError(f"{text}; {ckpt.last_good(self.paths.checkpoints)}; free some space and continue "
+                           f"with: gankit train {self.paths.root} --resume")
 
     def save(self, *, epoch_file: bool) -> Path:
         last = self.paths.checkpoints / "last.pt"
@@ -258,7 +281,21 @@ class Trainer:
         self._stop_requested = True
 
     def fit(self) -> dict[str, Any]:
-        """Train to ``train.epochs``; returns the final metrics."""
+        """Train to ``train.epochs``; returns the final metrics. A write that fails (disk
+        full) ends training with one line naming the last good checkpoint; the run
+        folder's lock is released however training ends."""
+        try:
+            return self._fit()
+        except OutputError as error:
+            raise self._output_failed(error) from None
+        except OSError as error:
+            if error.errno not in FULL_ERRNOS:
+                raise
+            raise self._output_failed(error) from None
+        finally:
+            self.close()
+
+    def _fit(self) -> dict[str, Any]:
         records = read_records(self.paths.metrics) if self.is_main else []
         self.diagnostics.update(records)  # on resume: what was already reported stays quiet
         for warning in self.warnings if self.is_main else []:

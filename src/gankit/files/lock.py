@@ -1,0 +1,132 @@
+"""One writer per run folder: an advisory lock file with its holder's PID and host.
+
+``RUN/.gankit.lock`` is locked with ``flock`` while a process trains, resumes, or
+otherwise writes into the run; a second writer fails at once with a line naming the
+holder. The kernel drops an ``flock`` when its process dies, however it dies, so a lock
+left by a killed process is never in the way: the next writer takes it over and says
+so. (Windows has no ``flock``: there the lock file only records the writer.)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from gankit.errors import GankitError, RunLocked
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None
+
+LOCK_NAME = ".gankit.lock"
+
+
+def describe_holder(holder: dict[str, Any]) -> str:
+    """``gankit train (pid 123 on host, since 2026-12-04 15:30:00)``."""
+    if not holder:
+        return "another process"
+    return (f"{holder.get('command', 'gankit')} (pid {holder.get('pid', '?')} on {holder.get('host', '?')}, "
+            f"since {holder.get('since', '?')})")
+
+
+class RunLock:
+    """Hold ``root/.gankit.lock`` for writing; use as a context manager or call
+    :meth:`acquire` / :meth:`release`. ``note`` says whether a stale lock was taken over."""
+
+    def __init__(self, root: str | Path, command: str = "gankit"):
+        self.root = Path(root)
+        self.path = self.root / LOCK_NAME
+        self.command = command
+        self.note = ""
+        self._descriptor: int | None = None
+
+    @property
+    def held(self) -> bool:
+        return self._descriptor is not None
+
+    def acquire(self) -> RunLock:
+        if self.held:
+            return self
+        descriptor = self._open_locked()
+        previous = _read_holder(descriptor)
+        if previous and previous.get("pid") != os.getpid():
+            self.note = (f"took over the lock of {self.root} left by {describe_holder(previous)}, "
+                         "which is no longer running")
+        info = {"pid": os.getpid(), "host": socket.gethostname(), "command": self.command,
+                "since": time.strftime("%Y-%m-%d %H:%M:%S")}
+        os.ftruncate(descriptor, 0)
+        os.pwrite(descriptor, (json.dumps(info) + "\n").encode(), 0)
+        self._descriptor = descriptor
+        return self
+
+    def _open_locked(self) -> int:
+        try:
+            descriptor = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except FileNotFoundError:
+            raise GankitError(f"'{self.root}' is not a run folder (it does not exist)") from None
+        except OSError as exc:
+            raise GankitError(f"cannot write into '{self.root}' ({exc.strerror})") from None
+        try:
+            if fcntl is not None:
+                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = _read_holder(descriptor)
+            os.close(descriptor)
+            raise RunLocked(f"'{self.root}' is in use by {describe_holder(holder)}; wait for it to finish "
+                            "or stop it, then try again") from None
+        return descriptor
+
+    def release(self) -> None:
+        """Empty the lock file (so the next holder sees a clean hand-over) and unlock it."""
+        if self._descriptor is None:
+            return
+        descriptor, self._descriptor = self._descriptor, None
+        try:
+            os.ftruncate(descriptor, 0)
+        except OSError:
+            pass
+        if fcntl is not None:
+            fcntl.flock(descriptor, fcntl.LOCK_UN)
+        os.close(descriptor)
+
+    def __enter__(self) -> RunLock:
+        return self.acquire()
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.release()
+
+    def __del__(self) -> None:  # a forgotten lock still goes when its object does
+        if self._descriptor is not None and sys is not None:
+            self.release()
+
+
+def _read_holder(descriptor: int) -> dict[str, Any]:
+    try:
+        text = os.pread(descriptor, 4096, 0).decode("utf-8", errors="replace")
+        holder = json.loads(text) if text.strip() else {}
+    except (OSError, ValueError):
+        return {}
+    return holder if isinstance(holder, dict) else {}
+
+
+def lock_holder(root: str | Path) -> dict[str, Any] | None:
+    """The recorded details of whoever holds ``root``'s lock now, or None when nobody does."""
+    path = Path(root) / LOCK_NAME
+    if fcntl is None or not path.exists():
+        return None
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError:
+        return _read_holder(descriptor)
+    else:
+        fcntl.flock(descriptor, fcntl.LOCK_UN)
+        return None
+    finally:
+        os.close(descriptor)
