@@ -11,7 +11,9 @@ import torch
 
 from gankit.errors import GankitError
 
-UNSAFE_MARK = "Weights only load failed"
+# torch names the class or function the file asks for ("Unsupported global: GLOBAL os.system");
+# a file that is merely damaged fails without naming one.
+UNSAFE_MARK = "GLOBAL "
 
 
 def load_plain(path: str | Path, what: str, error: type[GankitError], hint: str = "",
