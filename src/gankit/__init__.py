@@ -7,15 +7,18 @@ Python API::
     points = run.sample(1000)
     run.metrics            # latest evaluated metrics
     run = gankit.load_run("runs/spiral")
+    run.export_generator("spiral.safetensors", "safetensors")
+    generator = gankit.load_generator("spiral.safetensors")   # no run folder needed
 """
 
 from importlib import import_module
 
-__all__ = ["Config", "GankitError", "Run", "compare", "load_config", "load_run", "sweep", "train"]
+__all__ = ["Config", "GankitError", "Run", "compare", "load_config", "load_generator", "load_run", "sweep", "train"]
 __version__ = "0.1.0"
 
 _HOMES = {"Config": "gankit.config", "load_config": "gankit.config", "GankitError": "gankit.errors",
           "Run": "gankit.run", "load_run": "gankit.run", "train": "gankit.run",
+          "load_generator": "gankit.export",
           "sweep": "gankit.experiments", "compare": "gankit.experiments"}
 
 

@@ -236,6 +236,9 @@ def _register_subcommands() -> None:
 
     app.command("sweep")(sweep_command)
     app.command("compare")(compare_command)
+    from gankit.cli_export import export_command
+
+    app.command("export")(export_command)
 
 
 _register_subcommands()

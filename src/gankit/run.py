@@ -142,6 +142,16 @@ class Run:
         return export_samples(lambda count: self._draw(count, latent_generator, count, truncation=truncation),
                               n, output, batch_size=self.config.sample.batch_size, progress=progress)
 
+    def export_generator(self, output: str | Path, format: str = "onnx", *, uint8: bool = False) -> Path:
+        """Write the generator (the EMA copy when the run kept one) as ``onnx``, ``torchscript``
+        or ``safetensors`` to ``output``, with a model card ``output.json`` / ``output.md``
+        beside it, for use without gankit. It maps latents (B, latent_dim) to images in [-1, 1]
+        or points; ``uint8=True`` bakes in the [0, 255] pixel mapping (images only). The
+        checkpoint is the one this run was loaded from (``load_run(path, "best")``)."""
+        from gankit.export import export_generator
+
+        return export_generator(self, output, format, uint8=uint8)
+
     def interpolate(self, output: str | Path, *, rows: int = 8, steps: int = 10, method: str = "slerp",
                     seed: int = 0) -> Path:
         """Write a PNG of ``rows`` interpolations of ``steps`` samples between random latents:

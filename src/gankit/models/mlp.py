@@ -174,9 +174,11 @@ class MLPDiscriminator(_PlainChain, nn.Module):
 
 def _use_chain(chain, x: Tensor) -> bool:
     """The one-node chain runs unless the model is not a plain chain, is being compiled (dynamo
-    traces the Sequential), runs under autocast (whose casts the hand-written backward lacks)
-    or has hooks on its layers (which only the Sequential calls)."""
-    return (chain is not None and not torch.compiler.is_compiling()
+    traces the Sequential), is being traced for export (TorchScript and ONNX record the
+    Sequential's ops; a Python autograd Function cannot be saved), runs under autocast (whose
+    casts the hand-written backward lacks) or has hooks on its layers (which only the
+    Sequential calls)."""
+    return (chain is not None and not torch.compiler.is_compiling() and not torch.jit.is_tracing()
             and not torch.is_autocast_enabled(x.device.type) and not has_layer_hooks(chain[0]))
 
 

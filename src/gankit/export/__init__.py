@@ -1,0 +1,151 @@
+"""Take a trained generator anywhere: ONNX, TorchScript or safetensors, with a model card.
+
+``export_run(RUN, FILE, "onnx")`` (``gankit export``) or ``run.export_generator(FILE, "onnx")``
+writes FILE plus its model card ``FILE.json`` and ``FILE.md``; ``load_generator(FILE)`` rebuilds
+a safetensors export as a torch module without the run folder. The exported generator is
+the run's EMA generator when it kept one, from ``last.pt`` or ``best.pt``; it maps a latent
+batch to images in [-1, 1] (uint8 pixels with ``uint8=True``) or points. Formats: formats.py;
+the wrapped module and its architecture record: module.py; the card: card.py.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from gankit.errors import CheckpointError, ConfigError, GankitError
+from gankit.export.card import card_bytes, model_card
+from gankit.export.formats import ARCHITECTURE_KEY, FORMATS, WRITERS
+from gankit.export.module import ExportedGenerator, architecture_of, build_from_architecture
+
+__all__ = ["FORMATS", "ExportedGenerator", "card_paths", "export_generator", "export_run", "load_generator"]
+
+
+def write_atomically(path: Path, payload: bytes) -> None:
+    """Write ``payload`` to ``path`` through a temporary file in the same folder and a rename,
+    so a reader never sees a half-written file (one place to swap for a shared helper)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        temporary.write_bytes(payload)
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def card_paths(output: str | Path) -> tuple[Path, Path]:
+    """Where the model card of an export to ``output`` goes: ``output.json`` and ``output.md``."""
+    output = Path(output)
+    return output.with_name(output.name + ".json"), output.with_name(output.name + ".md")
+
+
+def check_format(file_format: str) -> str:
+    """``file_format`` if gankit can export it, else a ConfigError listing the formats."""
+    if file_format not in FORMATS:
+        raise ConfigError(f"--format: unknown export format {file_format!r}; choose one of {', '.join(FORMATS)}")
+    return file_format
+
+
+def export_generator(run: Any, output: str | Path, file_format: str, *, uint8: bool = False) -> Path:
+    """Write ``run``'s generator (a loaded :class:`gankit.Run`) to ``output`` in ``file_format``
+    with its model card beside it; returns ``output``. ``uint8=True`` (images only) bakes the
+    [-1, 1] -> [0, 255] pixel mapping into the exported model."""
+    check_format(file_format)
+    output = Path(output)
+    if output.is_dir():
+        raise ConfigError(f"-o: '{output}' is a folder; give a file name such as {output / 'generator.onnx'}")
+    truncation = run.config.sample.truncation
+    architecture = architecture_of(run.config.model, run.sample_shape, uint8=uint8, truncation=truncation)
+    module = ExportedGenerator(_copy_of(run.generator), architecture)
+    payload = WRITERS[file_format](module)
+    epoch, uses_ema = _checkpoint_facts(run.checkpoint)
+    card = model_card(run, architecture, file_name=output.name, file_format=file_format, epoch=epoch,
+                      uses_ema=uses_ema)
+    card_json, card_md = card_bytes(card)
+    json_path, md_path = card_paths(output)
+    write_atomically(output, payload)
+    write_atomically(json_path, card_json)
+    write_atomically(md_path, card_md)
+    return output
+
+
+def export_run(path: str | Path, output: str | Path, file_format: str, *, checkpoint: str = "last",
+               uint8: bool = False) -> Path:
+    """Load the run folder ``path`` at ``checkpoint`` (``last``, ``best`` or a ``.pt`` path) and
+    export its generator (:func:`export_generator`). A folder without a trained generator is a
+    ConfigError (the CLI exits 2)."""
+    from gankit.run import load_run
+
+    check_format(file_format)
+    root = Path(path)
+    if not (root / "config.toml").is_file():
+        raise ConfigError(f"'{root}' is not a run folder (no config.toml): there is no generator to export")
+    chosen = Path(checkpoint) if checkpoint.endswith(".pt") else root / "checkpoints" / f"{checkpoint}.pt"
+    if checkpoint != "last" and not chosen.is_file():
+        raise ConfigError(f"--checkpoint {checkpoint}: '{chosen}' does not exist; use last, best or a .pt file")
+    try:
+        run = load_run(root, checkpoint)
+    except CheckpointError as exc:
+        if checkpoint == "last" and "no usable checkpoint" in str(exc):
+            raise ConfigError(f"'{root}' has no trained generator to export (no checkpoint in "
+                              f"{root / 'checkpoints'}); train it first") from None
+        raise
+    return export_generator(run, output, file_format, uint8=uint8)
+
+
+def load_generator(path: str | Path) -> ExportedGenerator:
+    """Rebuild a generator exported with ``--format safetensors`` from the file alone (the
+    architecture is in its header; the ``FILE.json`` card is the fallback), in eval mode and
+    without gradients (``requires_grad_(True)`` to fine-tune it):
+    ``generator(torch.randn(16, generator.latent_dim))`` gives 16 samples."""
+    from safetensors import SafetensorError, safe_open
+    from safetensors.torch import load_file
+
+    path = Path(path)
+    if not path.is_file():
+        raise GankitError(f"'{path}' does not exist")
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            metadata = handle.metadata() or {}
+        state = load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise GankitError(f"'{path}' is not a safetensors file ({exc}); ONNX exports load with onnxruntime, "
+                          "TorchScript exports with torch.jit.load") from None
+    if ARCHITECTURE_KEY in metadata:
+        architecture = json.loads(metadata[ARCHITECTURE_KEY])
+    else:
+        card_json, _ = card_paths(path)
+        if not card_json.is_file():
+            raise GankitError(f"'{path}' carries no gankit architecture and '{card_json}' is missing: "
+                              "it was not written by `gankit export --format safetensors`")
+        architecture = json.loads(card_json.read_text(encoding="utf-8"))["architecture"]
+    module = build_from_architecture(architecture)
+    try:
+        module.generator.load_state_dict(state)
+    except RuntimeError as exc:
+        raise GankitError(f"'{path}': the weights do not fit the recorded architecture: "
+                          f"{str(exc).splitlines()[0]}") from None
+    return module.eval().requires_grad_(False)
+
+
+def _copy_of(generator: torch.nn.Module) -> torch.nn.Module:
+    """A detached eval-mode copy, so exporting never changes the run's own generator."""
+    import copy
+
+    return copy.deepcopy(generator).eval().requires_grad_(False)
+
+
+def _checkpoint_facts(checkpoint: Path) -> tuple[int | None, bool]:
+    """(epoch reached, whether an EMA generator was stored) of the exported checkpoint; (None,
+    False) when the file is not at hand."""
+    from gankit.training.checkpoint import load_checkpoint
+
+    try:
+        state = load_checkpoint(Path(checkpoint))
+    except CheckpointError:
+        return None, False
+    return int(state.get("epoch", 0)), bool(state.get("generator_ema"))
