@@ -11,7 +11,6 @@ the wrapped module and its architecture record: module.py; the card: card.py.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -21,20 +20,9 @@ from gankit.errors import CheckpointError, ConfigError, GankitError
 from gankit.export.card import card_bytes, model_card
 from gankit.export.formats import ARCHITECTURE_KEY, FORMATS, WRITERS
 from gankit.export.module import ExportedGenerator, architecture_of, build_from_architecture
+from gankit.files.atomic import write_bytes
 
 __all__ = ["FORMATS", "ExportedGenerator", "card_paths", "export_generator", "export_run", "load_generator"]
-
-
-def write_atomically(path: Path, payload: bytes) -> None:
-    """Write ``payload`` to ``path`` through a temporary file in the same folder and a rename,
-    so a reader never sees a half-written file (one place to swap for a shared helper)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        temporary.write_bytes(payload)
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
 
 
 def card_paths(output: str | Path) -> tuple[Path, Path]:
@@ -67,9 +55,9 @@ def export_generator(run: Any, output: str | Path, file_format: str, *, uint8: b
                       uses_ema=uses_ema)
     card_json, card_md = card_bytes(card)
     json_path, md_path = card_paths(output)
-    write_atomically(output, payload)
-    write_atomically(json_path, card_json)
-    write_atomically(md_path, card_md)
+    write_bytes(output, payload)
+    write_bytes(json_path, card_json)
+    write_bytes(md_path, card_md)
     return output
 
 
