@@ -87,9 +87,11 @@ def card_markdown(card: dict[str, Any]) -> str:
     distribution = "N(0, I)" if latent["distribution"] == "normal" else "U(-1, 1)"
     truncation = f", truncated to ±{latent['truncation']}" if latent["truncation"] else ""
     shape = " × ".join(str(d) for d in output["shape"][1:])
+    family = card["architecture"]["family"].upper()  # MLP, DCGAN: "an MLP", "a DCGAN"
     lines = [
         f"# {card['file']}", "",
-        f"A {card['architecture']['family'].upper()} generator trained with gankit, exported as {card['format']}.", "",
+        f"{'An' if family[0] in 'AEIMO' else 'A'} {family} generator trained with gankit, exported as {card['format']}.",
+        "",
         f"- data: {card['data']['name']}" + (f" ({card['data']['path']})" if "path" in card["data"] else ""),
         f"- objective: {card['objective']['name']}",
         f"- trained: {card['training']['epochs']} epochs (checkpoint {card['checkpoint']}"
