@@ -26,7 +26,7 @@ from gankit.data.base import Dataset
 from gankit.errors import DataError
 from gankit.metrics.features import Evaluator, evaluator_file_payload
 from gankit.models.classifiers import EvaluatorCNN
-from gankit.training.checkpoint import save_checkpoint
+from gankit.files.checkpoint import save_checkpoint
 
 MAX_SHIFT = 2
 MNIST_RECIPE: dict[str, Any] = {"epochs": 15, "batch_size": 64, "lr": 1e-3, "seed": 0, "holdout_share": 0.2,
