@@ -54,7 +54,7 @@ def worker(method: str, n: int, dim: int, threads: int, repeats: int) -> dict:
             out = compute_prdc(real, fake, nearest_k=5)
             return {key: float(out[key]) for key in KEYS}
     elif method == "gankit":
-        from gankit.metrics.prdc import prdc
+        from gankit.metrics.knn import prdc
 
         def call():
             return prdc(real_t, fake_t, k=5)

@@ -7,7 +7,7 @@ import torch
 import gankit
 from gankit.config import load_config
 from gankit.errors import ConfigError
-from gankit.training.checkpoint import load_checkpoint
+from gankit.files.checkpoint import load_checkpoint
 from gankit.training.distributed import Distributed, resolve_device
 from gankit.training.step import STAT_NAMES
 from gankit.training.trainer import Trainer

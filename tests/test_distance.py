@@ -5,18 +5,15 @@ tests check the bounds themselves, not agreement with another rounding.
 """
 
 import math
-import sys
 from fractions import Fraction
 
 import numpy as np
 import pytest
 import torch
 
-import gankit.metrics.prdc  # noqa: F401  (the module, not the re-exported function)
-from gankit.metrics.exact import ExactSquares, pair_squared_bounds
-from gankit.metrics.sketch import Sketch
-
-prdc_module = sys.modules["gankit.metrics.prdc"]
+from gankit.metrics.knn import fast
+from gankit.metrics.knn.exact import ExactSquares, pair_squared_bounds
+from gankit.metrics.knn.sketch import Sketch
 
 PLANS = [torch.bfloat16, torch.float32]
 
@@ -51,7 +48,7 @@ def awkward_sets(seed, dim):
 def test_sketch_bounds_hold_the_exact_value(dim, plan):
     for label, x, y in awkward_sets(dim, dim):
         xt, yt = torch.from_numpy(x), torch.from_numpy(y)
-        center, scale = prdc_module._frame([xt, yt])
+        center, scale = fast._frame([xt, yt])
         sx, sy = (Sketch(p, center, scale, plan) for p in (xt, yt))
         exact = exact_squares(x, y)
         offsets = torch.tensor([float(min(row)) * scale**2 for row in exact], dtype=torch.float64)
@@ -69,7 +66,7 @@ def test_sketch_bounds_hold_the_exact_value(dim, plan):
 def test_cutoff_keeps_every_entry_that_may_be_inside(plan):
     rng = np.random.default_rng(5)
     x, y = torch.from_numpy(rng.normal(size=(60, 16))), torch.from_numpy(rng.normal(size=(70, 16)))
-    center, scale = prdc_module._frame([x, y])
+    center, scale = fast._frame([x, y])
     sx, sy = (Sketch(p, center, scale, plan) for p in (x, y))
     offsets = torch.from_numpy(rng.uniform(10, 40, size=60)) * scale**2
     packed, terms = sx.rows(0, 60, offsets)
@@ -88,7 +85,7 @@ def test_cutoff_keeps_every_entry_that_may_be_inside(plan):
 def test_float32_tier_bounds_hold_the_exact_value(plan):
     for label, x, y in awkward_sets(11, 9):
         xt, yt = torch.from_numpy(x), torch.from_numpy(y)
-        center, scale = prdc_module._frame([xt, yt])
+        center, scale = fast._frame([xt, yt])
         sx, sy = (Sketch(p, center, scale, plan) for p in (xt, yt))
         rows = torch.arange(len(x)).repeat_interleave(len(y))
         cols = torch.arange(len(y)).repeat(len(x))

@@ -14,7 +14,7 @@ import torch
 import gankit
 from gankit.errors import ConfigError
 from gankit.training import distributed
-from gankit.training.checkpoint import load_checkpoint
+from gankit.files.checkpoint import load_checkpoint
 
 # An MLP without batch norm or dropout: per-sample losses, so the DDP-averaged gradient of
 # two half batches is the gradient of the whole batch. EMA and linear LR decay included.

@@ -12,17 +12,20 @@ from gankit.cli_evaluator import evaluator_app
 from gankit.data.base import Dataset
 from gankit.data.mnist import load_mnist
 from gankit.errors import DataError
-from gankit.metrics.evaluator_train import (
+from gankit.classify.evaluator_train import (
     MNIST_RECIPE,
     accuracy,
     stratified_split,
     train_evaluator,
 )
-from gankit.metrics.features import (
+from gankit.classify.classifier_file import (
+    CLASSIFIER_FORMAT,
     EVALUATOR_FORMAT,
-    load_evaluator,
-    shipped_evaluator_path,
+    classifier_payload,
+    read_classifier_file,
 )
+from gankit.classify.models import build_model
+from gankit.classify.evaluator import load_evaluator, shipped_evaluator_path
 
 
 @pytest.fixture(scope="module")
@@ -120,6 +123,27 @@ def test_bad_files_raise_data_error(tmp_path):
     torch.save(payload, mismatched)
     with pytest.raises(DataError, match="do not fit"):
         load_evaluator(mismatched)
+
+
+def test_one_file_format_and_loader_serve_evaluators_and_workbench_checkpoints(tmp_path):
+    shipped_payload = torch.load(shipped_evaluator_path(), weights_only=True)
+    assert list(shipped_payload) == ["format", "version", "state_dict", "config", "report"]
+    loaded = read_classifier_file(shipped_evaluator_path())  # the shipped file still loads, as an EvaluatorCNN
+    rewritten = classifier_payload(loaded.network, loaded.class_names, loaded.report)
+    assert list(rewritten) == list(shipped_payload) and rewritten["config"] == shipped_payload["config"]
+    assert all(torch.equal(rewritten["state_dict"][key], value) for key, value in shipped_payload["state_dict"].items())
+    torch.manual_seed(0)
+    cnn = build_model("cnn", 1, 16, 3)
+    payload = classifier_payload(cnn, ["a", "b", "c"], {"val_accuracy": 0.5}, model_name="cnn")
+    assert payload["format"] == CLASSIFIER_FORMAT and list(payload)[:3] == ["format", "version", "model"]
+    torch.save(payload, tmp_path / "best.pt")
+    workbench = load_evaluator(tmp_path / "best.pt")
+    assert workbench.name == "cnn:best" and workbench.class_names == ["a", "b", "c"]
+    assert type(workbench.network) is type(cnn) and not workbench.network.training
+    payload["model"] = "vgg"
+    torch.save(payload, tmp_path / "foreign.pt")
+    with pytest.raises(DataError, match="lacks its model name"):
+        load_evaluator(tmp_path / "foreign.pt")
 
 
 def test_unlabelled_data_is_refused_with_a_hint(mnist, tmp_path):

@@ -33,7 +33,7 @@ from gankit.files.lock import RunLock
 from gankit.files.records import REJECTED_NAME
 from gankit.numbers import float_text
 from gankit.sampling.images import export_samples
-from gankit.training.checkpoint import load_checkpoint
+from gankit.files.checkpoint import load_checkpoint
 
 SMALL = ["data.name=ring8", "data.n_samples=1024", "train.batch_size=64", "model.g_hidden=16,16",
          "model.d_hidden=16,16", "model.pack=1", "train.epochs=6", "train.sample_every=0",

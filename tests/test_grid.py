@@ -4,7 +4,7 @@ import torch
 from PIL import Image
 
 from gankit.errors import GankitError
-from gankit.report.grid import image_grid, save_grid, to_uint8
+from gankit.pictures.grid import image_grid, save_grid, to_uint8
 
 
 def test_to_uint8_maps_minus_one_to_one_affinely():

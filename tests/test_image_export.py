@@ -4,7 +4,7 @@ import torch
 from PIL import Image
 
 from gankit.errors import GankitError
-from gankit.report.grid import to_uint8
+from gankit.pictures.grid import to_uint8
 from gankit.sampling.images import export_samples, save_image_folder, save_npz
 
 

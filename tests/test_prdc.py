@@ -1,12 +1,12 @@
-"""prdc against the `prdc` package (Naeem et al. 2020) as the oracle, chunked, and
-against exact rational arithmetic where the oracle's own rounding could decide.
+"""prdc against two oracles, the `prdc` package (Naeem et al. 2020) and gankit's own
+plain `reference_prdc` (the definition as code), chunked, and against exact rational
+arithmetic where the oracles' own rounding could decide.
 
-The oracle computes float64 |x|²+|y|²−2x·y, which is exact on small integer or dyadic
-features, so the tie-heavy cases below (duplicates, integer grids, points exactly on
+The package computes float64 |x|²+|y|²−2x·y and the reference float64 coordinate
+differences; both are exact on small integer or dyadic features, so the tie-heavy cases below (duplicates, integer grids, points exactly on
 a radius) compare with it exactly; near-ties one ulp apart compare with fractions.
 """
 
-import sys
 from fractions import Fraction
 
 import numpy as np
@@ -14,13 +14,10 @@ import pytest
 import torch
 from prdc import compute_prdc
 
-import gankit.metrics.prdc  # noqa: F401
 from gankit.errors import DataError
-from gankit.metrics import prdc_passes
-from gankit.metrics.prdc import nearest_neighbour_radii, prdc
-from gankit.metrics.sketch import Sketch
+from gankit.metrics.knn import fast, nearest_neighbour_radii, passes, prdc, reference_prdc
+from gankit.metrics.knn.sketch import Sketch
 
-prdc_module = sys.modules["gankit.metrics.prdc"]
 KEYS = ("precision", "recall", "density", "coverage")
 PLANS = [torch.bfloat16, torch.float32]
 
@@ -82,6 +79,20 @@ def test_matches_prdc_package_with_duplicates(dim, chunk_size):
     fake = np.concatenate([base_fake, base_fake[::3]])
     rng.shuffle(real)
     assert_matches(real, fake, 5, chunk_size)
+
+
+@pytest.mark.parametrize("k", [1, 3, 5])
+def test_reference_is_the_definition_and_agrees_with_both_oracles(k):
+    rng = np.random.default_rng(20 + k)
+    real, fake = rng.normal(size=(150, 6)), rng.normal(loc=0.3, scale=1.2, size=(130, 6))
+    reference = reference_prdc(real, fake, k)
+    package = oracle(real, fake, k)
+    assert all(reference[key] == pytest.approx(float(package[key]), abs=1e-12, rel=0) for key in KEYS)
+    assert (reference["k"], reference["n_real"], reference["n_fake"]) == (k, 150, 130)
+    ties = rng.integers(-2, 3, size=(80, 3)).astype(float), rng.integers(-1, 4, size=(70, 3)).astype(float)
+    exact = exact_prdc(*ties, k)
+    assert all(reference_prdc(*ties, k)[key] == exact[key] for key in KEYS)  # exact on integer features
+    assert_matches(real, fake, k, chunk_size=29, reference=reference_prdc)
 
 
 def test_radii_are_index_k_of_sorted_row_with_self():
@@ -151,13 +162,15 @@ def test_integer_features_with_many_exact_ties(k, chunk_size):
     real = rng.integers(-2, 3, size=(220, 3)).astype(float)  # 125 cells: duplicates galore
     fake = rng.integers(-1, 4, size=(190, 3)).astype(float)
     assert_matches(real, fake, k, chunk_size)
+    assert_matches(real, fake, k, chunk_size, reference=reference_prdc)
 
 
 @pytest.mark.parametrize("k", [1, 4, 8])
 def test_points_exactly_on_a_radius(k):
     grid = np.array([(a, b) for a in range(12) for b in range(12)], dtype=float)
     fake = np.concatenate([grid[::3] + [0.0, 1.0], grid[::5] + 0.5, grid[::7] + [3.0, 4.0]])
-    assert_matches(grid * 0.25, fake * 0.25, k)  # dyadic: the oracle's float64 is exact
+    assert_matches(grid * 0.25, fake * 0.25, k)  # dyadic: the oracles' float64 is exact
+    assert_matches(grid * 0.25, fake * 0.25, k, reference=reference_prdc)
 
 
 def test_heavy_duplicates_radius_zero():
@@ -192,15 +205,15 @@ def test_results_do_not_depend_on_the_sketch_format(monkeypatch, dim):
     fake = torch.from_numpy(rng.normal(loc=0.05, size=(260, dim)))
     results = []
     for plan in PLANS:
-        monkeypatch.setattr(prdc_module, "sketch_dtype", lambda *_, plan=plan: plan)
+        monkeypatch.setattr(fast, "sketch_dtype", lambda *_, plan=plan: plan)
         results.append(prdc(real, fake, k=5, chunk_size=51))
     assert results[0] == results[1]
     assert_matches(real.numpy(), fake.numpy(), 5)
 
 
 def test_topk_widening_path(monkeypatch):
-    monkeypatch.setattr(prdc_passes, "PAD", 0)
-    monkeypatch.setattr(prdc_passes, "GROUP", 4)
+    monkeypatch.setattr(passes, "PAD", 0)
+    monkeypatch.setattr(passes, "GROUP", 4)
     rng = np.random.default_rng(8)
     real = np.concatenate([rng.normal(size=(150, 20))] * 3)  # triplicates: k=5 radii need width
     assert_matches(real, rng.normal(size=(170, 20)), 5, chunk_size=64)
@@ -243,7 +256,7 @@ def test_restores_threads_and_matmul_precision(monkeypatch):
         def broken(*args):
             raise RuntimeError("boom")
 
-        monkeypatch.setattr(prdc_module, "cross_tasks", broken)
+        monkeypatch.setattr(fast, "cross_tasks", broken)
         with pytest.raises(RuntimeError, match="boom"):
             prdc(torch.randn(50, 3), torch.randn(40, 3))
         assert torch.get_num_threads() == threads
@@ -261,9 +274,9 @@ def test_tight_clusters_far_apart():
     fake = centers[rng.integers(0, 9, 600)] + rng.normal(size=(600, 48)) * 0.06
     assert_matches(real, fake, 5, chunk_size=97)
     real_t = torch.from_numpy(real)
-    assert prdc_module.sketch_dtype(real_t, real_t.mean(0), 5) == torch.float32
+    assert fast.sketch_dtype(real_t, real_t.mean(0), 5) == torch.float32
     gaussian = torch.randn(2000, 256, dtype=torch.float64)
-    if prdc_module.sketch_dtype(gaussian, gaussian.mean(0), 5) == torch.bfloat16:
+    if fast.sketch_dtype(gaussian, gaussian.mean(0), 5) == torch.bfloat16:
         assert torch.ops.mkldnn._is_mkldnn_bf16_supported()
 
 

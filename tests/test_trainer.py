@@ -12,7 +12,7 @@ import torch
 
 import gankit
 from gankit.errors import CheckpointError, TrainingDiverged
-from gankit.training.checkpoint import load_checkpoint, load_latest
+from gankit.files.checkpoint import load_checkpoint, load_latest
 
 
 def _weights(run_dir: Path) -> dict:

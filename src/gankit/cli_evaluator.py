@@ -36,13 +36,13 @@ def train(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No per-epoch lines.")] = False,
 ) -> None:
     """Train an evaluator on labelled images and write it as one .pt file (prints its held-out accuracy)."""
-    from gankit.metrics.evaluator_train import (
+    from gankit.classify.evaluator_train import (
         MNIST_RECIPE,
         load_labelled_data,
         train_evaluator,
         train_mnist_recipe,
     )
-    from gankit.metrics.features import shipped_evaluator_path
+    from gankit.classify.evaluator import shipped_evaluator_path
 
     args = list(args or [])
     changed = {key: value for key, value in

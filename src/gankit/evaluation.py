@@ -52,7 +52,7 @@ def reference_sample(dataset: Dataset, n: int, seed: int) -> torch.Tensor:
 def load_extractor(eval_config, data_name: str = "mnist", device: str = "cpu") -> FeatureExtractor | None:
     """The feature extractor ``eval.features`` / ``eval.evaluator`` name for this data;
     None when images have no feature space (a folder without an evaluator)."""
-    from gankit.metrics.features import load_evaluator
+    from gankit.classify.evaluator import load_evaluator
 
     if eval_config.features == "inception":
         from gankit.metrics.inception import InceptionExtractor, load_inception

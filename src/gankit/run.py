@@ -22,7 +22,7 @@ from gankit.models import build_models
 from gankit.sampling.export import save_points
 from gankit.sampling.generate import generate
 from gankit.sampling.images import export_samples
-from gankit.training import checkpoint as ckpt
+from gankit.files import checkpoint as ckpt
 from gankit.training.state import mismatch_message
 from gankit.files.records import read_records, warn
 from gankit.files.rundir import RunPaths

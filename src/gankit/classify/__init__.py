@@ -15,7 +15,7 @@ The command line twin is ``gankit classify DATA --models ... --out DIR``. A fold
 from gankit.classify.callbacks import Callbacks, EarlyStopping, ModelCheckpoint, ReduceLROnPlateau
 from gankit.classify.crossval import ClassifyConfig, GridResult, cross_validate
 from gankit.classify.data import LabelledImages, load_labelled_images, stratified_folds
-from gankit.classify.extractor import load_classifier
+from gankit.classify.evaluator import load_classifier
 from gankit.classify.models import MODEL_NAMES, build_model
 from gankit.classify.results import CellResult
 

@@ -27,7 +27,7 @@ from gankit.classify.callbacks import Callbacks
 from gankit.files.atomic import write_text
 from gankit.files.rundir import check_removable
 from gankit.classify.data import LabelledImages, cap_per_class, load_labelled_images, select_classes, stratified_folds
-from gankit.classify.extractor import checkpoint_payload
+from gankit.classify.classifier_file import classifier_payload
 from gankit.classify.models import MODEL_NAMES, build_model
 from gankit.classify.plots import cell_curves, fold_curves
 from gankit.classify.progress import GridProgress
@@ -162,9 +162,9 @@ def _run_cell_group(model_name: str, batch_size: int, config: ClassifyConfig, la
                 callbacks=Callbacks.seed004(config.reduce_lr_patience, config.reduce_lr_factor,
                                             config.early_stop_patience),
                 checkpoints=checkpoints, device=device, observer=bar,
-                payload=lambda net, record, report=report: checkpoint_payload(
-                    net, model_name, labelled.class_names,
-                    {**report, "epoch": record["epoch"], "val_accuracy": record["val_accuracy"]}))
+                payload=lambda net, record, report=report: classifier_payload(
+                    net, labelled.class_names,
+                    {**report, "epoch": record["epoch"], "val_accuracy": record["val_accuracy"]}, model_name))
         final = results[budgets[-1]]
         bar.finish(f"best val {final.val_accuracy:.2%} @ ep {final.best_epoch}, {final.epochs_run} ep, "
                    f"{final.seconds:.0f}s")

@@ -5,7 +5,7 @@ one logit for two classes (seed 004's single sigmoid unit with binary
 cross-entropy); :func:`loss` and :func:`predict` hide the difference. Each model
 also exposes ``features(x)`` (its penultimate activations) and
 ``features_and_logits(x)`` with one logit per class, so a trained classifier can be
-the feature space of the GAN metrics (see `gankit.classify.extractor`).
+the feature space of the GAN metrics (see `gankit.classify.evaluator`).
 """
 
 from __future__ import annotations

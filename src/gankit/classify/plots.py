@@ -6,13 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Sequence
 
-import matplotlib
+from matplotlib.ticker import MaxNLocator
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
-
-from gankit.report.plots import save_figure  # noqa: E402
+from gankit.pictures.figures import plt, save_figure
 
 History = Sequence[dict[str, Any]]
 

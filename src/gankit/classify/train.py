@@ -21,7 +21,7 @@ from torch import Tensor, nn
 
 from gankit.classify.callbacks import Callbacks
 from gankit.classify.models import loss, predict, trainable_parameters
-from gankit.training.checkpoint import save_checkpoint
+from gankit.files.checkpoint import save_checkpoint
 
 EVAL_BATCH = 500
 

@@ -27,7 +27,7 @@ from gankit.experiments.grid import (
     shard_points,
     validate_points,
 )
-from gankit.training.checkpoint import epoch_checkpoints
+from gankit.files.checkpoint import epoch_checkpoints
 
 SWEEP_FILE = "sweep.json"
 # Settings that may change between a run's start and its resumption without making it another run.

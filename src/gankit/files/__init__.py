@@ -1,5 +1,6 @@
 """Files gankit writes and reads, kept safe: atomic writes, run-folder ownership and
-locking, and the tolerant reader of ``metrics.jsonl``.
+locking, the tolerant reader of ``metrics.jsonl``, and checkpoints (save, safe load,
+the newest usable one, pruning).
 
 Nothing here knows about training, models or reports; every other package uses it.
 """

@@ -13,8 +13,8 @@
 - `boundary_scores(...)` — s1, s2, s3 and their product (the seed 000 exercise).
 - `energy_distance(x, y)` — Székely & Rizzo's energy distance, any dimension.
 
-Note: the name `gankit.metrics.prdc` here is the function; its module stays
-importable with `from gankit.metrics.prdc import ...`.
+The k-NN ball metrics live in the package `gankit.metrics.knn`: the definition and a
+plain reference implementation first, the fast exact tiers beside them.
 """
 
 from gankit.metrics.boundary import boundary_scores
@@ -23,7 +23,7 @@ from gankit.metrics.fid import fid, fid_from_stats, fid_with_spread, gaussian_st
 from gankit.metrics.inception_score import inception_score
 from gankit.metrics.kid import kid
 from gankit.metrics.modes import class_modes, stacked_modes
-from gankit.metrics.prdc import prdc
+from gankit.metrics.knn import prdc
 
 __all__ = [
     "boundary_scores",

@@ -6,8 +6,8 @@ estimated with the V-statistic (all pairs, self-pairs included). In one dimensio
 this equals `scipy.stats.energy_distance` exactly: scipy defines it as
 sqrt(2)·(∫(F−G)²)^½, and 2∫(F−G)² = 2E|X−Y| − E|X−X'| − E|Y−Y'|.
 
-The exact distance tiers under gankit's k-NN metrics are in `gankit.metrics.sketch`
-(tiers 1 and 1.5) and `gankit.metrics.exact` (tiers 2 and 3).
+The exact distance tiers under gankit's k-NN metrics are in `gankit.metrics.knn.sketch`
+(tiers 1 and 1.5) and `gankit.metrics.knn.exact` (tiers 2 and 3).
 """
 
 from __future__ import annotations

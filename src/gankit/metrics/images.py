@@ -18,7 +18,7 @@ from gankit.metrics.fid import fid_with_spread
 from gankit.metrics.inception_score import inception_score
 from gankit.metrics.kid import kid
 from gankit.metrics.modes import class_modes, stacked_modes
-from gankit.metrics.prdc import prdc
+from gankit.metrics.knn import prdc
 
 # Below this many samples precision/recall are noisy at k=5 (Kynkäänniemi et al. use 50k).
 PRDC_MIN_SAMPLES = 1000

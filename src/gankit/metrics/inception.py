@@ -261,7 +261,7 @@ def inception_features(model: FIDInceptionV3, images: Tensor, batch_size: int = 
 
 
 class InceptionExtractor:
-    """The FID Inception-v3 behind the evaluator interface of `gankit.metrics.features`."""
+    """The FID Inception-v3 behind the evaluator interface of `gankit.classify.evaluator`."""
 
     name = "inception-v3"
     feature_dim = FEATURE_DIM

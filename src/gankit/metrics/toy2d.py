@@ -16,7 +16,7 @@ from torch import Tensor
 
 from gankit.data.base import CurveGeometry, ModeGeometry
 from gankit.metrics.distance import as_points, distance_blocks, energy_distance
-from gankit.metrics.prdc import prdc
+from gankit.metrics.knn import prdc
 
 
 def mode_metrics(

@@ -5,24 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Sequence
 
-import matplotlib
+import numpy as np
+from matplotlib.ticker import MaxNLocator
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
-
-from gankit.files.atomic import atomic_path  # noqa: E402
-
-
-def save_figure(fig, path: Path, *, dpi: int = 110, tight: bool = True) -> Path:
-    """Write ``fig`` as a PNG atomically (a reader never sees half a picture) and close it."""
-    try:
-        with atomic_path(path) as temporary:
-            fig.savefig(temporary, format="png", dpi=dpi, **({"bbox_inches": "tight"} if tight else {}))
-    finally:
-        plt.close(fig)
-    return Path(path)
+from gankit.pictures.figures import plt, save_figure
 
 
 def scatter_plot(real: np.ndarray, fake: np.ndarray, path: Path, title: str = "") -> Path:

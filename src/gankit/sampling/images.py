@@ -17,7 +17,7 @@ from torch import Tensor
 
 from gankit.errors import GankitError
 from gankit.files.atomic import atomic_folder, atomic_open
-from gankit.report.grid import to_uint8
+from gankit.pictures.grid import to_uint8
 
 __all__ = ["save_image_folder", "save_npz", "export_samples"]
 

@@ -19,8 +19,8 @@ import torch
 from torch import Tensor, nn
 
 from gankit.errors import ConfigError, GankitError
-from gankit.report.grid import save_grid
-from gankit.report.plots import plt, save_figure
+from gankit.pictures.figures import plt, save_figure
+from gankit.pictures.grid import save_grid
 from gankit.sampling.latent import sample_latent
 
 __all__ = ["INTERPOLATION_METHODS", "interpolate", "interpolation_latents", "save_interpolation"]

@@ -16,7 +16,7 @@ from torch import nn
 
 from gankit.data.base import Dataset
 from gankit.evaluation import Scorer
-from gankit.report.grid import save_grid
+from gankit.pictures.grid import save_grid
 from gankit.report.html import write_report
 from gankit.report.plots import loss_plot, metric_plot, scatter_plot
 from gankit.training.diagnostics import Diagnosis, diagnose

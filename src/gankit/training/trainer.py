@@ -28,7 +28,7 @@ from gankit.metrics.select import parse_stop_rule, quality_key
 from gankit.models import build_models
 from gankit.objectives import build_objective
 from gankit.sampling.latent import sample_latent
-from gankit.training import checkpoint as ckpt
+from gankit.files import checkpoint as ckpt
 from gankit.training import distributed
 from gankit.training.hooks import (
     GRID_SAMPLES, PLOT_SAMPLES, DiagnosticsHook, EvaluationHook, plot_curves, plot_epoch, write_report_safely,

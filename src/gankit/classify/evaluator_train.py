@@ -24,9 +24,10 @@ from torch import Tensor
 
 from gankit.data.base import Dataset
 from gankit.errors import DataError
-from gankit.metrics.features import Evaluator, evaluator_file_payload
+from gankit.classify.classifier_file import classifier_payload
+from gankit.classify.evaluator import Evaluator
+from gankit.files.checkpoint import save_checkpoint
 from gankit.models.classifiers import EvaluatorCNN
-from gankit.training.checkpoint import save_checkpoint
 
 MAX_SHIFT = 2
 MNIST_RECIPE: dict[str, Any] = {"epochs": 15, "batch_size": 64, "lr": 1e-3, "seed": 0, "holdout_share": 0.2,
@@ -129,7 +130,7 @@ def train_evaluator(
         "seconds": round(time.perf_counter() - started, 2),
     }
     try:  # save_checkpoint writes atomically; the payload's own "format" key wins over its default
-        save_checkpoint(evaluator_file_payload(network, class_names, report), out_path)
+        save_checkpoint(classifier_payload(network, class_names, report), out_path)
     except OSError as exc:
         raise DataError(f"cannot write the evaluator file '{out_path}': {exc.strerror or exc}") from None
     return report

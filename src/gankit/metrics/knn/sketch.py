@@ -3,8 +3,8 @@ low-precision GEMM, with a proven interval around every exact value (`Sketch`), 
 tier 1.5, float32 coordinate differences for chosen pairs (`Sketch.fine`).
 
 Each tier gives an interval that provably holds the exact squared distance D of the
-float64 inputs (`gankit.metrics.prdc` combines the tiers into results equal to exact
-arithmetic; tiers 2 and 3 are in `gankit.metrics.exact`). The rounding model is IEEE
+float64 inputs (`gankit.metrics.knn.fast` combines the tiers into results equal to exact
+arithmetic; tiers 2 and 3 are in `gankit.metrics.knn.exact`). The rounding model is IEEE
 arithmetic in any summation order, with u = 2⁻²³ for float32 (so directed rounding is
 covered too) and absolute slack for subnormals, flushed or not:
 

@@ -1,4 +1,4 @@
-"""The two block passes of gankit's exact `prdc` (`gankit.metrics.prdc`): k-NN radii²
+"""The two block passes of gankit's exact `prdc` (`gankit.metrics.knn.fast`): k-NN radii²
 of each set, and the real × fake comparisons against those balls.
 
 - Radii: in a block of rows, GEMM outputs (offset − d², offset ≈ the row's radius²
@@ -31,8 +31,8 @@ from functools import partial
 import torch
 from torch import Tensor
 
-from gankit.metrics.exact import ExactSquares, Radii, decide, settle, tier_refiners
-from gankit.metrics.sketch import Sketch
+from gankit.metrics.knn.exact import ExactSquares, Radii, decide, settle, tier_refiners
+from gankit.metrics.knn.sketch import Sketch
 
 PAD = 10  # neighbours kept beyond k+1 by the first topk of a radius row
 GROUP = 8  # GEMM output columns per group (the first, cheap reduction: int16 min/max)

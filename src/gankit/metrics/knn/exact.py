@@ -1,5 +1,5 @@
 """Tiers 2 and 3 of gankit's exact k-NN metrics, and the refinement that takes the
-pairs tier 1 (`gankit.metrics.sketch`) leaves open through them.
+pairs tier 1 (`gankit.metrics.knn.sketch`) leaves open through them.
 
 Each tier gives an interval that provably holds the exact squared distance D of the
 float64 inputs, under IEEE arithmetic in any summation order with absolute slack for
@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
-from gankit.metrics.sketch import Sketch, squared_differences, subnormal_slack
+from gankit.metrics.knn.sketch import Sketch, squared_differences, subnormal_slack
 
 U64 = 2.0**-53
 

@@ -1,4 +1,4 @@
-"""The evaluator network as a metric feature space: load it, feed it any images.
+"""A trained classifier as a metric feature space: load it, feed it any images.
 
 FID, KID, precision/recall/density/coverage, Inception Score and class-mode counts
 all compare images through a fixed network: features (penultimate activations)
@@ -6,11 +6,9 @@ for the distance-based metrics, class probabilities for IS and mode counts.
 Offline, Inception weights are unavailable, so gankit ships a small MNIST
 evaluator (`gankit evaluator train mnist --ship` reproduces it) and loads any
 other one a user trains with `gankit evaluator train`, or a classifier checkpoint
-(``best.pt``) of `gankit classify` (see `gankit.classify.extractor`).
-
-An evaluator file is a plain dict that loads with ``torch.load(weights_only=True)``:
-``{"format": "gankit-evaluator", "version": 1, "state_dict", "config": {in_channels,
-image_size, num_classes, feature_dim, class_names}, "report": {...}}``.
+(``best.pt``) of `gankit classify`: both are classifier files
+(`gankit.classify.classifier_file`). The metrics themselves (`gankit.metrics`) only
+see the feature tensors.
 """
 
 from __future__ import annotations
@@ -22,15 +20,12 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor
+from torch import Tensor, nn
 
+from gankit.classify.classifier_file import read_classifier_file
 from gankit.errors import DataError
-from gankit.files.torchfile import load_plain
-from gankit.models.classifiers import EvaluatorCNN
 
-EVALUATOR_FORMAT, EVALUATOR_VERSION = "gankit-evaluator", 1
 SHIPPED_FILE = "mnist_evaluator.pt"
-CONFIG_KEYS = ("in_channels", "image_size", "num_classes", "feature_dim", "class_names")
 
 
 def shipped_evaluator_path() -> Path:
@@ -40,7 +35,7 @@ def shipped_evaluator_path() -> Path:
 
 @dataclass(eq=False)
 class Evaluator:
-    """A trained `EvaluatorCNN` plus what it was trained on.
+    """A trained classifier (an `EvaluatorCNN` or a workbench model) plus what it was trained on.
 
     `channels` × `image_size`² is the input the network expects; `extract` adapts
     other inputs to it. `report` is the training report stored in the file
@@ -48,7 +43,7 @@ class Evaluator:
     """
 
     name: str
-    network: EvaluatorCNN
+    network: nn.Module
     class_names: list[str]
     report: dict[str, Any] = field(default_factory=dict)
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
@@ -112,50 +107,13 @@ class Evaluator:
         return torch.cat(features), torch.cat(probabilities)
 
 
-def evaluator_file_payload(network: EvaluatorCNN, class_names: list[str], report: dict[str, Any]) -> dict[str, Any]:
-    """The dict an evaluator file holds (see module doc), weights copied to the CPU."""
-    return {
-        "format": EVALUATOR_FORMAT,
-        "version": EVALUATOR_VERSION,
-        "state_dict": {key: value.detach().cpu().clone() for key, value in network.state_dict().items()},
-        "config": {
-            "in_channels": network.in_channels, "image_size": network.image_size,
-            "num_classes": network.num_classes, "feature_dim": network.feature_dim,
-            "class_names": list(class_names),
-        },
-        "report": dict(report),
-    }
-
-
 def load_evaluator(path: str | Path | None = None, device: str | torch.device = "cpu") -> Evaluator:
-    """Load an evaluator file (None: the shipped MNIST one); `DataError` if it is missing or not one."""
-    path = shipped_evaluator_path() if path is None else Path(path)
-    hint = "train one with `gankit evaluator train`"
-    if not path.is_file():
-        raise DataError(f"evaluator file '{path}' not found; {hint}")
-    payload = load_plain(path, "evaluator file", DataError, hint)
-    if isinstance(payload, dict) and payload.get("format") == "gankit-classifier":  # a best.pt of `gankit classify`
-        from gankit.classify.extractor import evaluator_from_payload
+    """Load a classifier file (None: the shipped MNIST evaluator) as an `Evaluator`;
+    `DataError` if it is missing or not one."""
+    loaded = read_classifier_file(shipped_evaluator_path() if path is None else path)
+    return Evaluator(loaded.name, loaded.network.to(device), loaded.class_names, loaded.report, torch.device(device))
 
-        return evaluator_from_payload(payload, path, device)
-    if not isinstance(payload, dict) or payload.get("format") != EVALUATOR_FORMAT:
-        raise DataError(f"'{path}' is not a gankit evaluator file (format '{EVALUATOR_FORMAT}'); {hint}")
-    if payload.get("version") != EVALUATOR_VERSION:
-        raise DataError(
-            f"'{path}' is a version {payload.get('version')} evaluator file; this gankit reads version "
-            f"{EVALUATOR_VERSION}; retrain it with `gankit evaluator train`"
-        )
-    config = payload.get("config")
-    if not isinstance(config, dict) or any(key not in config for key in CONFIG_KEYS):
-        raise DataError(f"'{path}': the evaluator config lacks some of {', '.join(CONFIG_KEYS)}; {hint}")
-    try:
-        network = EvaluatorCNN(config["in_channels"], config["image_size"], config["num_classes"],
-                               config["feature_dim"])
-        network.load_state_dict(payload["state_dict"])
-    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
-        detail = str(exc).splitlines()[0]
-        raise DataError(f"'{path}': the weights do not fit the evaluator config ({detail}); {hint}") from None
-    network.to(device).eval()
-    report = payload.get("report") if isinstance(payload.get("report"), dict) else {}
-    name = str(report.get("name", path.stem))
-    return Evaluator(name, network, list(config["class_names"]), report, torch.device(device))
+
+def load_classifier(path: str | Path, device: str | torch.device = "cpu") -> Evaluator:
+    """Load a ``gankit classify`` checkpoint as an `Evaluator` (`load_evaluator` reads both kinds)."""
+    return load_evaluator(path, device=device)

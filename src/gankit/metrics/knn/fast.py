@@ -1,29 +1,20 @@
-"""Precision, recall, density and coverage (Kynkäänniemi et al. 2019; Naeem et al.
-2020) with the definitions of the `prdc` package: fast, memory-bounded and exact.
-
-Each point gets a ball whose radius is the distance to its k-th nearest neighbour
-in its own set (the (k+1)-th smallest entry of its distance row, the zero distance
-to itself included, exactly as `prdc` does — so a duplicate counts as a neighbour).
-With strict `<` throughout:
-
-- precision = share of fakes inside at least one real ball;
-- recall    = share of reals inside at least one fake ball;
-- density   = (1/k) · mean over fakes of the number of real balls containing it;
-- coverage  = share of reals whose nearest fake lies inside their own ball.
+"""The fast exact `prdc`: precision, recall, density and coverage as defined in
+`gankit.metrics.knn` (k-th-NN balls, duplicates counted, strict `<`), fast,
+memory-bounded and equal to exact arithmetic.
 
 Exactness. Every decision compares exact squared distances of the float64 inputs
 (d < r ⇔ d² < r²), and is taken by the cheapest tier whose proven interval around the
 exact value separates the two sides: 1) a bfloat16 (or float32) GEMM sketch of whole
-blocks (`gankit.metrics.sketch`), 1.5) float32 and 2) float64 coordinate differences
+blocks (`gankit.metrics.knn.sketch`), 1.5) float32 and 2) float64 coordinate differences
 for the few pairs tier 1 leaves open, 3) exact integers for exact or near ties
-(`gankit.metrics.exact`). Ties are therefore decided as exact arithmetic decides
+(`gankit.metrics.knn.exact`). Ties are therefore decided as exact arithmetic decides
 them, and the results do not depend on the tier-1 format, block size or thread count.
 The radii and comparison passes that apply the tiers, block by block, are in
-`gankit.metrics.prdc_passes`.
+`gankit.metrics.knn.passes`.
 
 On continuous data tier 3 never runs; ties (duplicates, integer features, points
 exactly on a radius) reach it, and small-integer or dyadic data take a float64
-shortcut that is exact. `prdc` itself compares sklearn's float64 |x|²+|y|²−2x·y,
+shortcut that is exact. The `prdc` package compares sklearn's float64 |x|²+|y|²−2x·y,
 which is exact on such data and otherwise can differ only where rounding reorders
 near-ties (on tie-heavy float data its answer can even change with its threading).
 
@@ -49,9 +40,9 @@ from torch import Tensor
 
 from gankit.errors import DataError
 from gankit.metrics.distance import as_points
-from gankit.metrics.exact import ExactSquares
-from gankit.metrics.prdc_passes import SUBSET, Task, cross_tasks, radii_tasks
-from gankit.metrics.sketch import Sketch
+from gankit.metrics.knn.exact import ExactSquares
+from gankit.metrics.knn.passes import SUBSET, Task, cross_tasks, radii_tasks
+from gankit.metrics.knn.sketch import Sketch
 
 BLOCK_OUTPUTS = 1 << 23  # GEMM outputs per block and thread (16 MiB in bfloat16)
 MAX_ABS = 2.0**500  # larger features would overflow the float64 tiers
