@@ -15,7 +15,7 @@ from gankit.config import load_config
 from gankit.errors import ConfigError, GankitError
 from gankit.export import card_paths, export_run
 from gankit.models import build_models
-from gankit.report.grid import to_uint8
+from gankit.pictures.grid import to_uint8
 from gankit.run import Run
 
 from conftest import TINY

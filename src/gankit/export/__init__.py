@@ -130,7 +130,7 @@ def _copy_of(generator: torch.nn.Module) -> torch.nn.Module:
 def _checkpoint_facts(checkpoint: Path) -> tuple[int | None, bool]:
     """(epoch reached, whether an EMA generator was stored) of the exported checkpoint; (None,
     False) when the file is not at hand."""
-    from gankit.training.checkpoint import load_checkpoint
+    from gankit.files.checkpoint import load_checkpoint
 
     try:
         state = load_checkpoint(Path(checkpoint))
