@@ -12,6 +12,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from gankit.catalogue import TRAINING_KEYS
 from gankit.config import Config, coerce_config, config_from_dict, load_config
 from gankit.data import Dataset, load_dataset
 from gankit.errors import CheckpointError, ConfigError, GankitError
@@ -28,10 +29,9 @@ from gankit.files.records import read_records, warn
 from gankit.files.rundir import RunPaths
 
 
-# Keys of a metrics.jsonl record that describe training, not the evaluation.
-TRAINING_LOG_KEYS = frozenset({"step", "time", "epoch_seconds", "samples_per_second", "d_loss_real",
-                               "d_loss_fake", "g_loss", "d_real_score", "d_fake_score",
-                               "d_real_prob", "d_fake_prob", "g_grad_norm", "diagnostics"})
+# Keys of a metrics.jsonl record that describe training, not the evaluation (``Run.metrics``
+# keeps the epoch, which says when the metrics were measured).
+TRAINING_LOG_KEYS = frozenset(TRAINING_KEYS) - {"epoch"} | {"diagnostics"}
 
 
 class Run:

@@ -12,6 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
+from gankit.catalogue import COUNT_METRICS, LOG_SCALE_OK  # noqa: E402
 from gankit.files.atomic import atomic_path  # noqa: E402
 
 
@@ -61,11 +62,6 @@ def loss_plot(history: Sequence[dict[str, Any]], path: Path, title: str = "Losse
     ax.legend()
     ax.grid(alpha=0.3)
     return save_figure(fig, path)
-
-
-# Distances that may fall over orders of magnitude (log axis then), and whole-number counts.
-LOG_SCALE_OK = frozenset({"fid", "kid", "energy_distance", "curve_distance", "class_kl", "modes_kl"})
-COUNT_METRICS = frozenset({"classes_covered", "modes_covered", "modes_captured"})
 
 
 def metric_plot(history: Sequence[dict[str, Any]], keys: Sequence[str], path: Path) -> Path | None:

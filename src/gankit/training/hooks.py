@@ -14,6 +14,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from gankit.catalogue import METRIC_CURVES
 from gankit.data.base import Dataset
 from gankit.evaluation import Scorer
 from gankit.report.grid import save_grid
@@ -23,9 +24,6 @@ from gankit.training.diagnostics import Diagnosis, diagnose
 
 PLOT_SAMPLES = 2000
 GRID_SAMPLES = 100
-METRIC_CURVES = ("fid", "kid", "precision", "recall", "density", "coverage", "classes_covered", "class_kl",
-                 "modes_covered", "modes_kl", "inception_score", "modes_captured", "mode_entropy", "high_quality",
-                 "curve_distance", "curve_coverage", "energy_distance", "s1", "s2", "s3", "score")
 
 
 class EvaluationHook:

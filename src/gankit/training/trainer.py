@@ -24,7 +24,8 @@ import torch
 from gankit.config import Config
 from gankit.data import load_dataset, write_skip_list
 from gankit.errors import ConfigError, GankitError, OutputError, TrainingDiverged, TrainingInterrupted
-from gankit.metrics.select import parse_stop_rule, quality_key
+from gankit.config.rules import parse_stop_rule
+from gankit.metrics.select import quality_key
 from gankit.models import build_models
 from gankit.objectives import build_objective
 from gankit.sampling.latent import sample_latent
