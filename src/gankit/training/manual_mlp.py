@@ -27,7 +27,9 @@ from gankit.models.fused import chain_backward, chain_forward, chain_parameters
 from gankit.models.mlp import has_layer_hooks
 
 if TYPE_CHECKING:  # the step imports this module
-    from gankit.training.step import AdversarialStep, Prepared
+    from gankit.config import TrainConfig
+    from gankit.objectives import Objective
+    from gankit.training.step import AdversarialModels, AdversarialStep, Prepared
 
 
 class ManualChain(NamedTuple):
@@ -46,9 +48,8 @@ class ManualChains(NamedTuple):
     discriminator: ManualChain
 
 
-def plain_chains(models, objective, train_config) -> ManualChains | None:
-    """G's and D's chains when the step can run by hand, else None (``models``: the step's
-    ``AdversarialModels``; ``train_config``: a ``TrainConfig``)."""
+def plain_chains(models: AdversarialModels, objective: Objective, train_config: TrainConfig) -> ManualChains | None:
+    """G's and D's chains when the step can run by hand, else None."""
     chains = []
     for net, wrapped in ((models.generator, models.generator_train),
                          (models.discriminator, models.discriminator_train)):
