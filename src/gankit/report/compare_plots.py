@@ -1,6 +1,6 @@
-"""Figures that put several runs side by side: one metric's curves of every run (seed 000's
+"""Figures that put several runs side by side: one metric's curves of every run (the lung-cell boundary-loss study's
 original-vs-boundary score figure), all metrics as panels, the three loss curves per run
-(seed 004's BCE-vs-MSE figure), and every run's last sample picture in one grid.
+(the cats-vs-dogs study's BCE-vs-MSE figure), and every run's last sample picture in one grid.
 
 A run is given as ``(label, records)``: its legend text (the settings that differ between
 the runs) and its ``metrics.jsonl`` records. Each run keeps one colour, line style and

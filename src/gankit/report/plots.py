@@ -50,7 +50,7 @@ def scatter_plot(real: np.ndarray, fake: np.ndarray, path: Path, title: str = ""
 
 
 def loss_plot(history: Sequence[dict[str, Any]], path: Path, title: str = "Losses per epoch") -> Path:
-    """G loss, D loss on real and D loss on fake per epoch (seed 004's figure)."""
+    """G loss, D loss on real and D loss on fake per epoch (the cats-vs-dogs study's figure)."""
     rows = [r for r in history if "g_loss" in r]
     epochs = [r["epoch"] for r in rows]
     fig, ax = plt.subplots(figsize=(7, 4))
