@@ -20,7 +20,7 @@ from pathlib import Path
 EXPERIMENTS: dict[str, list[str]] = {
     # 10 classes: targets CNN >= 97%, perceptron >= 90% mean 5-fold validation accuracy
     "mnist10": ["mnist", "--models", "perceptron,cnn", "--folds", "5", "--epochs", "20", "--batch-sizes", "64"],
-    # seed 004's binary task on digits: 3 vs 8, seed 004's full grid (30,60 epochs x 32,64 batch)
+    # the cats-vs-dogs study's binary task on digits: 3 vs 8, its full grid (30,60 epochs x 32,64 batch)
     "mnist3v8": ["mnist", "--classes", "3,8", "--models", "perceptron,cnn", "--folds", "5",
                  "--epochs", "30,60", "--batch-sizes", "32,64"],
     # ResNet-18 without weights (none can be downloaded here): trained from scratch

@@ -10,7 +10,7 @@ after. Rows:
   fresh G pass for the G step, default Adam): ms per step. Target ≥ 2×. Beside it: the
   same algorithm as a minimal hand-written autograd loop, and the trainer's hand-written
   gradients (training/manual_mlp.py) vs its autograd step.
-- the seed-003 MLP shapes (G 100-256-512-1024-784, D 784-1024-512-256-1; the mnist-mlp
+- the MNIST-course MLP shapes (G 100-256-512-1024-784, D 784-1024-512-256-1; the mnist-mlp
   preset without its EMA, D dropout and label smoothing, i.e. the plain loop's algorithm),
   batch 64: ms per step vs the plain loop. Target ≥ 1.5×.
 - the same shapes at batch 256: GFLOP/s of the training step vs float32 ``torch.mm`` on
@@ -22,7 +22,7 @@ after. Rows:
 - mnist-mlp epoch vs the tutorial loop of ``bench_images.py`` (per-item Dataset).
 - what the options cost: the diagnostics' statistics columns (d_real_prob, d_fake_prob,
   g_grad_norm) on vs off; ``train.compile`` vs eager (compile seconds printed); bf16
-  autocast vs float32 (seed-003 MLP at batch 256, mnist-dcgan).
+  autocast vs float32 (MNIST-course MLP at batch 256, mnist-dcgan).
 - ``--ddp``: ``gankit train --nproc 2`` (2 gloo processes, global batch unchanged) vs one
   process, samples/s over whole runs.
 
@@ -146,19 +146,19 @@ def build_rows(only: set[str] | None, workdir: Path, steps: int, ddp: bool) -> t
                                                              f"data.path={data}"], workdir, key)
         g, d = linear_shapes(trainer.models.generator), linear_shapes(trainer.models.discriminator)
         if batch == 64:
-            rows.append(Row("seed-003 MLP shapes, batch 64", "plain loop", "gankit", "ms/step",
+            rows.append(Row("MNIST-course MLP shapes, batch 64", "plain loop", "gankit", "ms/step",
                             lambda t=trainer, g=g, d=d: plain_loop(t.dataset.tensor, t.config, g, d, steps // 2),
                             lambda t=trainer: epoch_time(t), target=1.5))
             shipped = trainer_for("mnist-mlp", [f"train.batch_size={batch}", "data.name=points", f"data.path={data}"],
                                   workdir, "mlp-shipped")
-            rows.append(Row("seed-003 shapes, batch 64, mnist-mlp preset as shipped (+EMA, D dropout, smoothing)",
+            rows.append(Row("MNIST-course shapes, batch 64, mnist-mlp preset as shipped (+EMA, D dropout, smoothing)",
                             "plain loop", "gankit", "ms/step",
                             lambda t=trainer, g=g, d=d: plain_loop(t.dataset.tensor, t.config, g, d, steps // 2),
                             lambda t=shipped: epoch_time(t)))
             continue
         replay = MatmulReplay(step_matmuls(g, d, batch, 1))
         extra["step_gflop"] = replay.flops / 1e9
-        rows.append(Row("seed-003 MLP shapes, batch 256: step vs its own matmuls", "bare torch.mm", "gankit step",
+        rows.append(Row("MNIST-course MLP shapes, batch 256: step vs its own matmuls", "bare torch.mm", "gankit step",
                         "ms/step", replay.seconds, lambda t=trainer: epoch_time(t), target=0.70,
                         note="ratio = share of the matmul floor reached (GFLOP/s below)"))
         rows.append(Row("float32 torch.mm 1024³ vs the batch-256 step", "mm 1024³", "gankit step", "GFLOP/s",
@@ -168,7 +168,7 @@ def build_rows(only: set[str] | None, workdir: Path, steps: int, ddp: bool) -> t
             bf16 = trainer_for("mnist-mlp", PLAIN_ALGORITHM + [f"train.batch_size={batch}", "data.name=points",
                                                               f"data.path={data}", "train.autocast=bf16"],
                                workdir, "bf16")
-            rows.append(Row("seed-003 batch 256: bf16 autocast vs float32", "float32", "bf16 autocast",
+            rows.append(Row("MNIST-course MLP, batch 256: bf16 autocast vs float32", "float32", "bf16 autocast",
                             "ms/step", lambda t=trainer: epoch_time(t), lambda: epoch_time(bf16)))
     if wanted("dcgan"):
         dcgan_shipped = trainer_for("mnist-dcgan", ["data.limit=1920"], workdir, "dcgan-shipped")

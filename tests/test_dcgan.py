@@ -16,7 +16,7 @@ def _seed():
 # --- the seeds' architectures, by parameter count ---------------------------------
 
 def test_mlp_course_template_parameter_counts():
-    # seed 003: G 100-256-512-1024-784, D 784-1024-512-256-1
+    # the MNIST MLP course assignment: G 100-256-512-1024-784, D 784-1024-512-256-1
     assert count_parameters(MLPGenerator(100, (256, 512, 1024), (1, 28, 28))) == 1_486_352
     assert count_parameters(MLPDiscriminator((1, 28, 28), (1024, 512, 256))) == 1_460_225
 
@@ -36,7 +36,7 @@ def test_tf_tutorial_parameter_counts():
     g28 = DCGANGenerator(100, (1, 28, 28), style="tf")
     assert count_parameters(g28) == 1_254_400 + 2 * 12_544 + 819_200 + 256 + 204_800 + 128 + 1_600 == 2_305_472
     assert count_parameters(DCGANDiscriminator((1, 28, 28), style="tf")) == 1_664 + 204_928 + 6_273
-    # seed 004 at 32x32: start resolution 8
+    # the cats-vs-dogs study's TF DCGAN at 32x32: start resolution 8
     assert count_parameters(DCGANGenerator(100, (1, 32, 32))) == 1_638_400 + 2 * 16_384 + 819_200 + 256 + 204_800 + 128 + 1_600
     assert count_parameters(DCGANDiscriminator((1, 32, 32))) == 1_664 + 204_928 + 8_193
 
@@ -62,7 +62,7 @@ def test_faithful_layers_and_style_defaults():
 def test_seed004_generator_dropout_positions():
     g = DCGANGenerator(100, (1, 32, 32), style="tf", dropout=0.4)
     names = [type(m).__name__ for m in g.net]
-    # Dense, BN, ReLU, reshape, Dropout, ConvT s1, BN, ReLU, Dropout, ConvT s2, ... (seed 004)
+    # Dense, BN, ReLU, reshape, Dropout, ConvT s1, BN, ReLU, Dropout, ConvT s2, ... (the cats-vs-dogs study)
     assert names[:10] == ["Linear", "BatchNorm1d", "ReLU", "Unflatten", "Dropout",
                           "ConvTranspose2d", "BatchNorm2d", "ReLU", "Dropout", "ConvTranspose2d"]
     assert names.count("Dropout") == 2

@@ -72,7 +72,7 @@ def test_extract_shapes_probabilities_and_conversions(mnist, shipped):
     assert (probabilities.argmax(dim=1) == labels).float().mean() > 0.9
     rgb_features, _ = shipped.extract(images.repeat(1, 3, 1, 1))
     assert torch.allclose(rgb_features, features, atol=1e-5)  # gray repeated to RGB and back is the same image
-    padded = torch.nn.functional.pad(images, (2, 2, 2, 2), value=-1.0)  # 32×32, like seed 004's data
+    padded = torch.nn.functional.pad(images, (2, 2, 2, 2), value=-1.0)  # 32×32, like the cats-vs-dogs study's data
     big_features, big_probabilities = shipped.extract(padded)
     assert big_features.shape == (38, 128) and big_probabilities.shape == (38, 10)
     assert (big_probabilities.argmax(dim=1) == labels).float().mean() > 0.8

@@ -13,7 +13,8 @@ import torch
 import gankit
 from gankit.config import load_config
 from gankit.errors import ConfigError, GankitError
-from gankit.export import card_paths, export_run
+from gankit.export import card_paths
+from gankit.run import export_run
 from gankit.models import build_models
 from gankit.pictures.grid import to_uint8
 from gankit.run import Run

@@ -1,4 +1,8 @@
-"""The adversarial step's helpers: EMA of the generator, fused optimizers."""
+"""The adversarial step's EMA helpers: the generator's moving average and its warm-up.
+
+The fused-optimizer call, the one-node MLP chain and the hand-written manual step are
+tested in tests/test_manual_mlp.py; the step as the trainer runs it (resume bit for bit,
+statistics columns) in tests/test_trainer.py and tests/test_devices.py."""
 
 import torch
 from torch import nn

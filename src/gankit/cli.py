@@ -180,8 +180,17 @@ def presets() -> None:
 def show_config(
     target: Optional[str] = typer.Argument(None, help="Preset name, .toml file or run folder (default: the defaults)."),
     overrides: Optional[List[str]] = typer.Argument(None, metavar="[KEY=VALUE]..."),
+    keys: bool = typer.Option(False, "--keys", help="List every config key with its default, meaning and "
+                                                    "allowed values instead."),
 ) -> None:
     """Print the fully resolved config as TOML (what `train` would save as config.toml)."""
+    if keys:
+        from gankit.config import key_docs
+
+        for key, (default, doc, choices) in key_docs().items():
+            allowed = f" [{' | '.join(choices)}]" if choices else ""
+            print(f"{key} = {default!r}{allowed}\n    {doc}")
+        return
     from gankit.config import load_config
 
     print(load_config(target, list(overrides or [])).to_toml(), end="")

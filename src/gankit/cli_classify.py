@@ -1,4 +1,4 @@
-"""``gankit classify DATA ...``: seed 004's classifier workbench as one command. No logic here."""
+"""``gankit classify DATA ...``: the cats-vs-dogs study's classifier workbench as one command. No logic here."""
 
 from __future__ import annotations
 
@@ -30,10 +30,12 @@ def classify(
     models: Annotated[str, typer.Option(help="Comma-separated: perceptron, cnn, resnet18, resnet50.")]
     = "perceptron,cnn,resnet18",
     folds: Annotated[int, typer.Option(help="k of the stratified k-fold cross-validation.")] = 5,
-    epochs: Annotated[str, typer.Option(help="Epoch budgets, comma-separated (seed 004: 30,60).")] = "30,60",
+    epochs: Annotated[str, typer.Option(
+        help="Epoch budgets, comma-separated (the cats-vs-dogs study used 30,60).")] = "30,60",
     batch_sizes: Annotated[str, typer.Option("--batch-sizes", help="Batch sizes, comma-separated.")] = "32,64",
     image_size: Annotated[Optional[int], typer.Option(
-        "--image-size", help="Side in pixels (default 28 for mnist, 50 for a folder, as seed 004).")] = None,
+        "--image-size", help="Side in pixels (default 28 for mnist, 50 for a folder, as in the "
+                           "cats-vs-dogs study).")] = None,
     channels: Annotated[int, typer.Option(help="1 (grayscale) or 3 (RGB).")] = 1,
     classes: Annotated[Optional[str], typer.Option(
         help="Only these classes, comma-separated names (e.g. 3,8 for mnist, cat,dog for a folder).")] = None,
@@ -47,14 +49,15 @@ def classify(
     early_stop_patience: Annotated[int, typer.Option(help="Epochs without improvement before stopping (0 = off).")]
     = 15,
     device: Annotated[str, typer.Option(help="cpu, cuda or auto.")] = "cpu",
-    quarantine: Annotated[bool, typer.Option(help="Move unreadable images to DATA/Trash/ (as seed 004 did).")] = False,
+    quarantine: Annotated[bool, typer.Option(
+        help="Move unreadable images to DATA/Trash/ (as the cats-vs-dogs study did).")] = False,
     checkpoints: Annotated[bool, typer.Option(help="Write best.pt per fold (ResNet-50: ~100 MB each).")] = True,
     force: Annotated[bool, typer.Option("--force", help="Replace earlier workbench results in --out.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
 ) -> None:
-    """Cross-validate image classifiers (seed 004): every model × epochs × batch size, k folds each.
+    """Cross-validate image classifiers (the cats-vs-dogs study): every model × epochs × batch size, k folds each.
 
-    Adam, seed 004's callbacks (lr × 0.1 after 7 epochs without a better validation accuracy, early stop after 15 with the best weights restored, checkpoint on improvement). Writes the grid of mean ± std validation accuracy as results.md/.csv/.html, per-fold curves and best.pt files; a best.pt scores GANs on that data with eval.features=PATH.
+    Adam, the cats-vs-dogs study's callbacks (lr × 0.1 after 7 epochs without a better validation accuracy, early stop after 15 with the best weights restored, checkpoint on improvement). Writes the grid of mean ± std validation accuracy as results.md/.csv/.html, per-fold curves and best.pt files; a best.pt scores GANs on that data with eval.features=PATH.
     """
     from gankit.classify import cross_validate
 

@@ -1,4 +1,4 @@
-"""``gankit export``: parse, call :func:`gankit.export.export_run`, print. No logic here."""
+"""``gankit export``: parse, call :func:`gankit.run.export_run`, print. No logic here."""
 
 from __future__ import annotations
 
@@ -27,7 +27,8 @@ def export_command(
 
     The exported model takes a latent batch z (batch, latent_dim), any batch size, and returns images in [-1, 1] or points. A model card beside the file lists the data, objective, epochs, latent distribution, final metrics and how to load it.
     """
-    from gankit.export import card_paths, export_run
+    from gankit.export import card_paths
+    from gankit.run import export_run
 
     path = export_run(run_dir, output, file_format, checkpoint=checkpoint, uint8=uint8)
     card_json, card_md = card_paths(path)

@@ -6,7 +6,7 @@ feature space: the shipped MNIST evaluator for MNIST-like data, a user's evaluat
 ``gankit classify`` (``eval.features=PATH`` to its best.pt), or Inception-v3 with
 the user's FID weights (``eval.features=inception``). Stacked MNIST is scored per
 channel. Image runs whose discriminator outputs a logit (``bce`` and ``boundary``) also
-get seed 000's s1, s2, s3 and score, so the original and the boundary objective can be
+get the lung-cell boundary-loss study's s1, s2, s3 and score, so the original and the boundary objective can be
 compared as in its Figure 1 (s3 compares pixels in [0, 1]; it is not defined for 2D points).
 
 A :class:`Scorer` loads the feature extractor and the real features once, so the
@@ -38,7 +38,8 @@ class FeatureExtractor(Protocol):
     def extract(self, images: Tensor, batch_size: int = ...) -> tuple[Tensor, Tensor]: ...
 
 
-# Objectives whose discriminator output is a logit, so σ(D) is the probability seed 000's scores use.
+# Objectives whose discriminator output is a logit, so σ(D) is the probability the lung-cell
+# boundary-loss study's scores use.
 LOGIT_OBJECTIVES = ("bce", "boundary")
 
 

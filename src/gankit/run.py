@@ -12,26 +12,26 @@ from typing import Any
 import torch
 from torch import nn
 
+from gankit.catalogue import TRAINING_KEYS
 from gankit.config import Config, coerce_config, config_from_dict, load_config
 from gankit.data import Dataset, load_dataset
 from gankit.errors import CheckpointError, ConfigError, GankitError
+from gankit.evaluation import Scorer
+from gankit.files import checkpoint as ckpt
 from gankit.files.atomic import write_bytes
 from gankit.files.lock import RunLock
-from gankit.evaluation import Scorer
+from gankit.files.records import read_records, warn
+from gankit.files.rundir import RunPaths
 from gankit.models import build_models
 from gankit.sampling.export import save_points
 from gankit.sampling.generate import generate
 from gankit.sampling.images import export_samples
-from gankit.files import checkpoint as ckpt
 from gankit.training.state import mismatch_message
-from gankit.files.records import read_records, warn
-from gankit.files.rundir import RunPaths
 
 
-# Keys of a metrics.jsonl record that describe training, not the evaluation.
-TRAINING_LOG_KEYS = frozenset({"step", "time", "epoch_seconds", "samples_per_second", "d_loss_real",
-                               "d_loss_fake", "g_loss", "d_real_score", "d_fake_score",
-                               "d_real_prob", "d_fake_prob", "g_grad_norm", "diagnostics"})
+# Keys of a metrics.jsonl record that describe training, not the evaluation (``Run.metrics``
+# keeps the epoch, which says when the metrics were measured).
+TRAINING_LOG_KEYS = frozenset(TRAINING_KEYS) - {"epoch"} | {"diagnostics"}
 
 
 class Run:
@@ -242,6 +242,30 @@ def load_run(path: str | Path, checkpoint: str = "last") -> Run:
     generator.eval()
     discriminator.eval()
     return Run(root, config, generator, discriminator, file, dataset_shape)
+
+
+def export_run(path: str | Path, output: str | Path, file_format: str, *, checkpoint: str = "last",
+               uint8: bool = False) -> Path:
+    """Load the run folder ``path`` at ``checkpoint`` (``last``, ``best`` or a ``.pt`` path) and
+    export its generator (:func:`gankit.export.export_generator`). A folder without a trained generator is a
+    ConfigError (the CLI exits 2)."""
+    from gankit.export import check_format, export_generator
+
+    check_format(file_format)
+    root = Path(path)
+    if not (root / "config.toml").is_file():
+        raise ConfigError(f"'{root}' is not a run folder (no config.toml): there is no generator to export")
+    chosen = Path(checkpoint) if checkpoint.endswith(".pt") else root / "checkpoints" / f"{checkpoint}.pt"
+    if checkpoint != "last" and not chosen.is_file():
+        raise ConfigError(f"--checkpoint {checkpoint}: '{chosen}' does not exist; use last, best or a .pt file")
+    try:
+        run = load_run(root, checkpoint)
+    except CheckpointError as exc:
+        if checkpoint == "last" and "no usable checkpoint" in str(exc):
+            raise ConfigError(f"'{root}' has no trained generator to export (no checkpoint in "
+                              f"{root / 'checkpoints'}); train it first") from None
+        raise
+    return export_generator(run, output, file_format, uint8=uint8)
 
 
 def _sample_shape(state: dict[str, Any]) -> tuple[int, ...]:

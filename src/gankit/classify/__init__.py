@@ -1,5 +1,5 @@
-"""The image-classifier workbench (seed 004): k-fold cross-validation of classifiers on a
-labelled image folder or the bundled MNIST sample, with seed 004's callbacks and a results grid.
+"""The image-classifier workbench (the cats-vs-dogs study): k-fold cross-validation of classifiers on a
+labelled image folder or the bundled MNIST sample, with the cats-vs-dogs study's callbacks and a results grid.
 
 ```python
 from gankit.classify import cross_validate

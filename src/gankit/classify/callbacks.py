@@ -95,7 +95,7 @@ class EpochDecision:
 
 @dataclass
 class Callbacks:
-    """The three callbacks of seed 004 together (patience 0 turns one off)."""
+    """The three callbacks of the cats-vs-dogs study together (patience 0 turns one off)."""
 
     reduce_lr: ReduceLROnPlateau | None = field(default_factory=ReduceLROnPlateau)
     early_stopping: EarlyStopping | None = field(default_factory=EarlyStopping)

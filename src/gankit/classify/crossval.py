@@ -38,13 +38,13 @@ from gankit.errors import ConfigError
 
 @dataclass
 class ClassifyConfig:
-    """Every setting of a workbench run; the defaults are seed 004's."""
+    """Every setting of a workbench run; the defaults are the cats-vs-dogs study's."""
 
     models: list[str] = field(default_factory=lambda: ["perceptron", "cnn", "resnet18"])
     folds: int = 5
     epochs: list[int] = field(default_factory=lambda: [30, 60])
     batch_sizes: list[int] = field(default_factory=lambda: [32, 64])
-    image_size: int | None = None  # None: 28 for mnist, 50 for a folder (seed 004)
+    image_size: int | None = None  # None: 28 for mnist, 50 for a folder (the cats-vs-dogs study)
     channels: int = 1
     classes: list[str] | None = None
     per_class: int = 0  # at most this many images per class (0 = all)

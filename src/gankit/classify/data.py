@@ -23,7 +23,7 @@ from torch import Tensor
 
 from gankit.errors import DataError
 
-FOLDER_IMAGE_SIZE = 50  # seed 004 resized the cats and dogs to 50×50
+FOLDER_IMAGE_SIZE = 50  # the cats-vs-dogs study resized its images to 50×50
 
 
 @dataclass(eq=False)

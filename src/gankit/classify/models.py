@@ -1,7 +1,7 @@
-"""The workbench's classifiers: seed 004's perceptron and CNN, and ResNet-18/50.
+"""The workbench's classifiers: the cats-vs-dogs study's perceptron and CNN, and ResNet-18/50.
 
 Every model takes images (N, C, S, S) in [−1, 1] and has one output per class, or
-one logit for two classes (seed 004's single sigmoid unit with binary
+one logit for two classes (the cats-vs-dogs study's single sigmoid unit with binary
 cross-entropy); :func:`loss` and :func:`predict` hide the difference. Each model
 also exposes ``features(x)`` (its penultimate activations) and
 ``features_and_logits(x)`` with one logit per class, so a trained classifier can be
@@ -70,7 +70,7 @@ class Perceptron(_Classifier):
 class SeedCNN(_Classifier):
     """Seed 004's CNN: 3 × [conv 3×3 (32, 64, 128), ReLU, max-pool 2×2] → Dense 512 ReLU →
     Dropout 0.5 → output. Convolutions are zero-padded ("same"), so any side ≥ 8 works:
-    28 px ends at 3×3×128, seed 004's 50 px at 6×6×128."""
+    28 px ends at 3×3×128, the cats-vs-dogs study's 50 px at 6×6×128."""
 
     def __init__(self, in_channels: int, image_size: int, num_classes: int, hidden: int = 512):
         super().__init__()

@@ -1,5 +1,5 @@
 """Accuracy and loss curves, train vs validation: per fold, and all folds of a cell together
-(seed 004's "Plot for 30 Epochs and Batch Size 32")."""
+(the cats-vs-dogs study's "Plot for 30 Epochs and Batch Size 32")."""
 
 from __future__ import annotations
 

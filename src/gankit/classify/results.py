@@ -1,11 +1,11 @@
 """The results grid: model × epochs × batch size → mean ± std validation accuracy over folds.
 
-Written as ``results.md`` (seed 004's table: one row per epochs/batch pair, one column
+Written as ``results.md`` (the cats-vs-dogs study's table: one row per epochs/batch pair, one column
 per model, each model's best cell in bold, then the details), ``results.csv`` (one row
 per cell), ``folds.csv`` (one row per fold) and ``results.html``. The spread is the
 sample standard deviation over the folds (ddof = 1). A fold's accuracy is the one of
 its best epoch, whose weights early stopping restores and ``best.pt`` holds; the
-validation fold also picks that epoch, so it is slightly optimistic, as in seed 004.
+validation fold also picks that epoch, so it is slightly optimistic, as in the cats-vs-dogs study.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
-"""One fold: train a classifier with Adam and seed 004's callbacks, validate every epoch.
+"""One fold: train a classifier with Adam and the cats-vs-dogs study's callbacks, validate every epoch.
 
-Several epoch budgets (seed 004's 30 and 60) are served by one run: with the same
+Several epoch budgets (the cats-vs-dogs study's 30 and 60) are served by one run: with the same
 seed, the same batches and callbacks that only look back, the first 30 epochs of a
 60-epoch run *are* the 30-epoch run, so the fold is trained once for the largest
 budget and a snapshot (best validation accuracy so far, its epoch, its checkpoint)

@@ -5,7 +5,7 @@ trained again as is.
 """
 
 from gankit.config.resolve import (
-    SECTIONS, apply_mapping, apply_overrides, coerce_config, config_from_dict, load_config, preset_descriptions,
+    SECTIONS, apply_mapping, apply_overrides, coerce_config, config_from_dict, key_docs, load_config, preset_descriptions,
     preset_mapping, preset_names, valid_keys,
 )
 from gankit.config.schema import (
@@ -14,6 +14,6 @@ from gankit.config.schema import (
 
 __all__ = [
     "SECTIONS", "Config", "DataConfig", "EvalConfig", "ModelConfig", "ObjectiveConfig", "SampleConfig",
-    "TrainConfig", "apply_mapping", "apply_overrides", "coerce_config", "config_from_dict", "load_config",
+    "TrainConfig", "apply_mapping", "apply_overrides", "coerce_config", "config_from_dict", "key_docs", "load_config",
     "preset_descriptions", "preset_mapping", "preset_names", "valid_keys", "validate",
 ]

@@ -42,6 +42,20 @@ def valid_keys() -> list[str]:
     return ["description"] + [f"{s}.{k}" for s in SECTIONS for k in _section_fields(s)]
 
 
+def key_docs() -> dict[str, tuple[Any, str, tuple[str, ...]]]:
+    """``section.field`` -> (default, meaning, allowed strings or ()) for every settable key,
+    read from the schema's field metadata (``gankit config --keys`` prints it)."""
+    defaults = Config().to_dict()
+    fields = {"description": next(f for f in dataclasses.fields(Config) if f.name == "description")}
+    fields.update({f"{s}.{k}": f for s in SECTIONS for k, f in _section_fields(s).items()})
+    docs = {}
+    for key, f in fields.items():
+        section, _, name = key.rpartition(".")
+        default = defaults[section][name] if section else defaults[name]
+        docs[key] = (default, f.metadata.get("doc", ""), tuple(f.metadata.get("choices", ())))
+    return docs
+
+
 def _suggest(key: str, options: list[str]) -> str:
     close = difflib.get_close_matches(key, options, n=1, cutoff=0.5)
     if not close:

@@ -1,7 +1,8 @@
 """The schema of a run's config: one dataclass per section, every default in one place.
 
-Sections: ``data``, ``model``, ``objective``, ``train``, ``eval``, ``sample``. A field
-with ``_choice`` metadata only accepts the listed strings. :func:`validate` holds the
+Sections: ``data``, ``model``, ``objective``, ``train``, ``eval``, ``sample``. Every field
+says what it means in its ``doc`` metadata (printed by ``gankit config --keys``); a field
+with ``choices`` only accepts the listed strings. :func:`validate` holds the
 cross-field checks a single field's type cannot express.
 """
 
@@ -13,68 +14,77 @@ from typing import Any
 
 import tomli_w
 
+from gankit.config.rules import parse_stop_rule, selection_direction
 from gankit.errors import ConfigError
 
 
 FEATURE_SPACES = ("auto", "evaluator", "inception")  # or the path of a `gankit classify` best.pt
 
 
-def _choice(default: str, *choices: str) -> Any:
-    return field(default=default, metadata={"choices": choices})
+def _key(default: Any, doc: str, choices: tuple[str, ...] = ()) -> Any:
+    """A config field: its default, what it means (``gankit config --keys``) and, for a string
+    with ``choices``, the only values it accepts."""
+    metadata = {"doc": doc, **({"choices": choices} if choices else {})}
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
+def _choice(default: str, choices: tuple[str, ...], doc: str) -> Any:
+    return _key(default, doc, choices)
 
 
 @dataclass
 class DataConfig:
     """What to train on: toy 2D sets, a user's points file, MNIST, or a folder of images."""
 
-    name: str = _choice(
-        "spiral", "line", "parabola", "spiral", "ring8", "grid25", "points", "mnist", "stacked-mnist", "folder"
-    )
-    path: str = ""
-    n_samples: int = 10000
-    seed: int = 0
-    channels: int = 1
-    image_size: int = 28
-    quarantine: bool = False
-    split: str = _choice("train", "train", "test")
-    limit: int = 0
+    name: str = _choice("spiral", ("line", "parabola", "spiral", "ring8", "grid25", "points", "mnist",
+                                   "stacked-mnist", "folder"), "the training data (gankit.data's registry)")
+    path: str = _key("", "the points file (.csv/.npy), the MNIST IDX folder or the image folder; '' = the default")
+    n_samples: int = _key(10000, "samples drawn for toy 2D sets and Stacked MNIST")
+    seed: int = _key(0, "seed of the toy sets' draws, Stacked MNIST and the data.limit subset")
+    channels: int = _key(1, "image folders: 1 (grayscale) or 3 (RGB)")
+    image_size: int = _key(28, "image folders: side in pixels the images are resized to (at least 8)")
+    quarantine: bool = _key(False, "image folders: move unreadable files into Trash/ per class instead of only "
+                                   "listing them in skipped_files.txt")
+    split: str = _choice("train", ("train", "test"), "MNIST: which IDX split to read")
+    limit: int = _key(0, "train on a seeded random subset of this many samples; 0 = all")
 
 
 @dataclass
 class ModelConfig:
     """Generator and discriminator architecture: MLP or DCGAN family."""
 
-    family: str = _choice("mlp", "mlp", "dcgan")
-    dcgan_style: str = _choice("tf", "tf", "keras")
-    base_width: int = 64
-    d_batch_norm: bool = False
-    latent_dim: int = 2
-    latent_distribution: str = _choice("normal", "normal", "uniform")
-    g_hidden: list[int] = field(default_factory=lambda: [64, 64])
-    d_hidden: list[int] = field(default_factory=lambda: [64, 64])
-    g_slope: float = 0.2
-    d_slope: float = 0.2
-    g_dropout: float = 0.0
-    d_dropout: float = 0.0
-    g_batch_norm: bool = False
-    g_output: str = _choice("linear", "linear", "tanh", "sigmoid")
-    pack: int = 1
-    spectral_norm: bool = False
-    minibatch_std: bool = False
+    family: str = _choice("mlp", ("mlp", "dcgan"), "the network family (gankit.models' registry); dcgan needs images")
+    dcgan_style: str = _choice("tf", ("tf", "keras"), "DCGAN layout: the TF 32×32 tutorial's or the Keras MNIST one's")
+    base_width: int = _key(64, "DCGAN channel width (64 = the source studies' widths; narrower is faster on a CPU)")
+    d_batch_norm: bool = _key(False, "batch norm in the discriminator (DCGAN)")
+    latent_dim: int = _key(2, "length of the latent code z")
+    latent_distribution: str = _choice("normal", ("normal", "uniform"), "distribution of z: N(0, 1) or U(−1, 1)")
+    g_hidden: list[int] = _key([64, 64], "MLP generator hidden widths")
+    d_hidden: list[int] = _key([64, 64], "MLP discriminator hidden widths")
+    g_slope: float = _key(0.2, "generator LeakyReLU slope; 0 = ReLU")
+    d_slope: float = _key(0.2, "discriminator LeakyReLU slope; 0 = ReLU")
+    g_dropout: float = _key(0.0, "generator dropout probability, in [0, 1)")
+    d_dropout: float = _key(0.0, "discriminator dropout probability, in [0, 1)")
+    g_batch_norm: bool = _key(False, "batch norm in the generator")
+    g_output: str = _choice("linear", ("linear", "tanh", "sigmoid"), "the generator's output activation")
+    pack: int = _key(1, "PacGAN: the discriminator judges this many samples at once (1 = off)")
+    spectral_norm: bool = _key(False, "spectral normalisation of the discriminator's layers")
+    minibatch_std: bool = _key(False, "append the minibatch standard deviation as a discriminator feature (ProGAN)")
 
 
 @dataclass
 class ObjectiveConfig:
     """The adversarial objective (formulas in gankit.objectives)."""
 
-    name: str = _choice(
-        "bce", "bce", "lsgan", "hinge", "wgan-gp", "kl", "reverse_kl", "js",
-        "pearson", "hellinger", "tv", "boundary",
-    )
-    generator_loss: str = _choice("nonsaturating", "nonsaturating", "saturating")
-    label_smoothing: float = 1.0
-    gp_weight: float = 10.0
-    gamma: float = 0.8
+    name: str = _choice("bce", ("bce", "lsgan", "hinge", "wgan-gp", "kl", "reverse_kl", "js", "pearson", "hellinger",
+                                "tv", "boundary"), "the adversarial objective (gankit.objectives' registry)")
+    generator_loss: str = _choice("nonsaturating", ("nonsaturating", "saturating"),
+                                  "generator loss form; saturating applies to bce, boundary and the f-GAN objectives")
+    label_smoothing: float = _key(1.0, "one-sided label smoothing: the real target, in (0, 1]; 1 = off")
+    gp_weight: float = _key(10.0, "WGAN-GP gradient-penalty weight λ")
+    gamma: float = _key(0.8, "boundary objective γ, in (0, 1]")
 
 
 @dataclass
@@ -91,27 +101,27 @@ class TrainConfig:
     processes' batches instead of each process's own.
     """
 
-    epochs: int = 100
-    batch_size: int = 256
-    g_lr: float = 2e-4
-    d_lr: float = 2e-4
-    g_betas: list[float] = field(default_factory=lambda: [0.5, 0.999])
-    d_betas: list[float] = field(default_factory=lambda: [0.5, 0.999])
-    n_critic: int = 1
-    ema_decay: float = 0.0
-    lr_decay: str = _choice("none", "none", "linear")
-    seed: int = 0
-    device: str = _choice("auto", "auto", "cpu", "cuda")
-    autocast: str = _choice("none", "none", "bf16")
-    compile: bool = False
-    sync_batch_norm: bool = False
-    stop_at: str = ""
-    stop_on_collapse: bool = False
-    tensorboard: bool = True
-    sample_every: int = 10
-    checkpoint_every: int = 10
-    keep_checkpoints: int = 3
-    progress: bool = True
+    epochs: int = _key(100, "epochs to train (a resumed run continues up to this)")
+    batch_size: int = _key(256, "the global batch (split over processes under --nproc/torchrun)")
+    g_lr: float = _key(2e-4, "generator Adam learning rate")
+    d_lr: float = _key(2e-4, "discriminator Adam learning rate")
+    g_betas: list[float] = _key([0.5, 0.999], "generator Adam (β1, β2), each in [0, 1)")
+    d_betas: list[float] = _key([0.5, 0.999], "discriminator Adam (β1, β2), each in [0, 1)")
+    n_critic: int = _key(1, "discriminator steps per generator step")
+    ema_decay: float = _key(0.0, "EMA of the generator's weights (samples come from it), in [0, 1); 0 = off")
+    lr_decay: str = _choice("none", ("none", "linear"), "learning-rate schedule: constant or linear to 0")
+    seed: int = _key(0, "seed of initial weights, data order, latents and dropout")
+    device: str = _choice("auto", ("auto", "cpu", "cuda"), "auto = CUDA when available, else CPU")
+    autocast: str = _choice("none", ("none", "bf16"), "bf16 runs the forward passes under bfloat16 autocast")
+    compile: bool = _key(False, "torch.compile the networks for the training passes")
+    sync_batch_norm: bool = _key(False, "under multi-GPU DDP: batch-norm statistics over all processes")
+    stop_at: str = _key("", "end training at the first evaluation meeting a rule such as fid<=5; '' = off")
+    stop_on_collapse: bool = _key(False, "end the run when mode collapse is diagnosed")
+    tensorboard: bool = _key(True, "write TensorBoard logs to RUN/tb/")
+    sample_every: int = _key(10, "epochs between sample pictures (and the last epoch); 0 = only the last")
+    checkpoint_every: int = _key(10, "epochs between kept epoch checkpoints; 0 = only last.pt at the end")
+    keep_checkpoints: int = _key(3, "epoch checkpoints kept (the oldest are pruned)")
+    progress: bool = _key(True, "show the progress bar")
 
 
 @dataclass
@@ -126,18 +136,20 @@ class EvalConfig:
     images, the shape scores for 2D points, ``score`` for the boundary objective).
     """
 
-    every: int = 0
-    n: int = 2500
-    k: int = 5
-    curve_tolerance: float = 0.05
-    seed: int = 1234
-    features: str = "auto"  # one of FEATURE_SPACES, or a path (checked in validate)
-    evaluator: str = ""
-    inception_weights: str = ""
-    select: str = "auto"
-    kid_subsets: int = 100
-    kid_subset_size: int = 1000
-    bootstrap: int = 10
+    every: int = _key(0, "epochs between evaluations; 0 = only at the end")
+    n: int = _key(2500, "generated samples scored (and real ones compared with)")
+    k: int = _key(5, "nearest neighbours for precision, recall, density and coverage")
+    curve_tolerance: float = _key(0.05, "line/parabola/spiral: distance within which a curve bin counts as covered")
+    seed: int = _key(1234, "seed of the evaluation's latents, real subset and resamples")
+    features: str = _key("auto", "feature space for images: auto, evaluator, inception, or a `gankit classify` "
+                                 "best.pt path")  # checked in validate
+    evaluator: str = _key("", "an evaluator network file from `gankit evaluator train`; '' = the shipped one")
+    inception_weights: str = _key("", "path of the Inception-v3 FID weights file (features=inception)")
+    select: str = _key("auto", "the metric that picks checkpoints/best.pt; auto = FID for images, the shape "
+                               "scores for points, score for the boundary objective")
+    kid_subsets: int = _key(100, "random subsets KID is averaged over")
+    kid_subset_size: int = _key(1000, "size of each KID subset (capped at the sample count)")
+    bootstrap: int = _key(10, "bootstrap resamples for the ± spreads; 0 = none, else at least 2")
 
 
 @dataclass
@@ -151,16 +163,16 @@ class SampleConfig:
     sampling stops with an error below `drs_min_acceptance`.
     """
 
-    n: int = 1000
-    batch_size: int = 1024
-    seed: int = 0
-    truncation: float = 0.0
-    drs_burn_in: int = 10000
-    drs_gamma_percentile: float = 95.0
-    drs_gamma: float = 0.0
-    drs_epsilon: float = 1e-6
-    drs_finetune_steps: int = 0
-    drs_min_acceptance: float = 0.01
+    n: int = _key(1000, "samples `gankit sample` writes")
+    batch_size: int = _key(1024, "samples generated per batch")
+    seed: int = _key(0, "seed of the latents drawn by `gankit sample`")
+    truncation: float = _key(0.0, "truncation τ: redraw latent components with |z| > τ; 0 = off")
+    drs_burn_in: int = _key(10000, "DRS: proposals that estimate the maximum log-ratio M")
+    drs_gamma_percentile: float = _key(95.0, "DRS: γ as this percentile of F per batch, 0..100; −1 = fixed drs_gamma")
+    drs_gamma: float = _key(0.0, "DRS: the fixed γ when drs_gamma_percentile is −1")
+    drs_epsilon: float = _key(1e-6, "DRS: ε that keeps log(1 − exp(·)) finite; > 0")
+    drs_finetune_steps: int = _key(0, "DRS: steps fine-tuning D on real vs. generated first; 0 = off")
+    drs_min_acceptance: float = _key(0.01, "DRS: stop with an error below this acceptance rate, in [0, 1)")
 
 
 @dataclass
@@ -173,7 +185,7 @@ class Config:
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     sample: SampleConfig = field(default_factory=SampleConfig)
-    description: str = ""
+    description: str = _key("", "one line saying what the run is for (shown by `gankit presets`)")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -261,8 +273,6 @@ def validate(config: Config) -> Config:
                           f"got {s.drs_gamma_percentile}")
     if not 0 <= s.drs_min_acceptance < 1 or not s.drs_epsilon > 0:
         raise ConfigError("sample.drs_min_acceptance must be in [0, 1) and sample.drs_epsilon > 0")
-    from gankit.metrics.select import parse_stop_rule, selection_direction
-
     selection_direction(config.eval.select)
     parse_stop_rule(config.train.stop_at)
     return config

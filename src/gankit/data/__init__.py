@@ -13,7 +13,11 @@ from gankit.data.points import load_points
 from gankit.data.stacked import load_stacked_mnist
 from gankit.data.toy2d import TOY2D_NAMES, make_toy2d
 
-__all__ = ["CurveGeometry", "Dataset", "ModeGeometry", "load_dataset", "write_skip_list", "TOY2D_NAMES"]
+__all__ = ["CurveGeometry", "DATASET_NAMES", "Dataset", "ModeGeometry", "load_dataset", "write_skip_list",
+           "TOY2D_NAMES"]
+
+# Every data.name ``load_dataset`` knows (config/schema.py's choices are tested equal to it).
+DATASET_NAMES: tuple[str, ...] = (*TOY2D_NAMES, "points", "mnist", "stacked-mnist", "folder")
 
 
 def load_dataset(data_config, *, progress: bool = False) -> Dataset:
@@ -30,7 +34,7 @@ def load_dataset(data_config, *, progress: bool = False) -> Dataset:
     elif c.name == "folder":
         dataset = load_folder(c.path, channels=c.channels, image_size=c.image_size, quarantine=c.quarantine,
                               progress=progress)
-    else:  # config validation lists the names above
+    else:  # config validation lists the names above (DATASET_NAMES)
         raise ValueError(f"no loader for data.name={c.name}")
     if 0 < c.limit < len(dataset.tensor):
         keep = torch.randperm(len(dataset.tensor), generator=torch.Generator().manual_seed(c.seed))[: c.limit]

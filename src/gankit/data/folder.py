@@ -15,7 +15,7 @@ A file that fails (empty, truncated, not an image, undecodable, too large) is
 skipped and listed in `Dataset.skipped` with its reason; `write_skip_list` puts
 the list in the run folder. Nothing is deleted. With ``quarantine=True`` the
 failed files are moved into ``ROOT/Trash/`` at the same relative path (what
-seed 004 did by hand), never overwriting: a numbered name is used instead.
+the cats-vs-dogs study did by hand), never overwriting: a numbered name is used instead.
 
 Decoded images are cached (see `gankit.data.cache`), failures included, so a
 second run neither decodes again nor loses its skip list.

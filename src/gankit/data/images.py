@@ -1,6 +1,6 @@
 """Decode one image file into a square uint8 array, or say why it cannot be used.
 
-Real image folders (seed 004's cats and dogs) hold empty, truncated and
+Real image folders (the cats-vs-dogs study's cats and dogs) hold empty, truncated and
 mislabelled files, and images in every mode a camera or an editor writes. Each
 file is decoded completely (``load()``), so a truncated file is caught here and
 not halfway through training. Conversions, chosen so that what the network sees

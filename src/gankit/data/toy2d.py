@@ -1,4 +1,4 @@
-"""Toy 2D distributions: three curves from the course handout (seed 002) and the
+"""Toy 2D distributions: three curves from the course handout (the 2D line/parabola/spiral exercise) and the
 two Gaussian mixtures of the mode-collapse literature (VEEGAN, PacGAN).
 
 - line: x ~ N(0,1), y = x.   parabola: x ~ N(0,1), y = x².

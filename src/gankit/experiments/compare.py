@@ -19,11 +19,11 @@ import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from gankit.catalogue import METRIC_CURVES
 from gankit.errors import GankitError
 from gankit.experiments.runs import ComparedRun, load_runs, varied_keys
 from gankit.files.atomic import write_text
 from gankit.experiments.tables import build_table, to_csv, to_html, to_markdown
-from gankit.training.hooks import METRIC_CURVES
 
 LOSS_KEYS = ("g_loss", "d_loss_real", "d_loss_fake")
 PAGE_STYLE = """body{font-family:system-ui,sans-serif;margin:2em;max-width:1400px;color:#222}

@@ -2,7 +2,7 @@
 
 Rows are runs; the first columns are the settings that differ between them, then epochs,
 training time and sample count, then one column per metric. The best value of a metric
-(direction from :data:`gankit.metrics.select.DIRECTIONS`) is bold in Markdown and HTML;
+(direction from the metric catalogue, :data:`gankit.catalogue.DIRECTIONS`) is bold in Markdown and HTML;
 CSV keeps numbers plain and lists the metrics a run is best in, ``;``-separated, in the
 ``best_in`` column, so the file reads back as numbers.
 """
@@ -17,14 +17,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from gankit.catalogue import DIRECTIONS, RANKED
 from gankit.experiments.grid import short_names
 from gankit.experiments.runs import ComparedRun
-from gankit.metrics.select import DIRECTIONS
-from gankit.training.hooks import METRIC_CURVES
 from gankit.numbers import float_text
 
-# Metrics in the order a reader expects them: the curve order, then any other ranked one.
-METRIC_ORDER = tuple(METRIC_CURVES) + tuple(k for k in DIRECTIONS if k not in METRIC_CURVES)
+# Metrics in the order a reader expects them: the catalogue's (curve) order.
+METRIC_ORDER = RANKED
 
 
 def _number(value: Any) -> int | float | None:

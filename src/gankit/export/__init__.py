@@ -1,6 +1,6 @@
 """Take a trained generator anywhere: ONNX, TorchScript or safetensors, with a model card.
 
-``export_run(RUN, FILE, "onnx")`` (``gankit export``) or ``run.export_generator(FILE, "onnx")``
+``gankit.run.export_run(RUN, FILE, "onnx")`` (``gankit export``) or ``run.export_generator(FILE, "onnx")``
 writes FILE plus its model card ``FILE.json`` and ``FILE.md``; ``load_generator(FILE)`` rebuilds
 a safetensors export as a torch module without the run folder. The exported generator is
 the run's EMA generator when it kept one, from ``last.pt`` or ``best.pt``; it maps a latent
@@ -22,7 +22,7 @@ from gankit.export.formats import ARCHITECTURE_KEY, FORMATS, WRITERS
 from gankit.export.module import ExportedGenerator, architecture_of, build_from_architecture
 from gankit.files.atomic import write_bytes
 
-__all__ = ["FORMATS", "ExportedGenerator", "card_paths", "export_generator", "export_run", "load_generator"]
+__all__ = ["FORMATS", "ExportedGenerator", "card_paths", "check_format", "export_generator", "load_generator"]
 
 
 def card_paths(output: str | Path) -> tuple[Path, Path]:
@@ -59,30 +59,6 @@ def export_generator(run: Any, output: str | Path, file_format: str, *, uint8: b
     write_bytes(json_path, card_json)
     write_bytes(md_path, card_md)
     return output
-
-
-def export_run(path: str | Path, output: str | Path, file_format: str, *, checkpoint: str = "last",
-               uint8: bool = False) -> Path:
-    """Load the run folder ``path`` at ``checkpoint`` (``last``, ``best`` or a ``.pt`` path) and
-    export its generator (:func:`export_generator`). A folder without a trained generator is a
-    ConfigError (the CLI exits 2)."""
-    from gankit.run import load_run
-
-    check_format(file_format)
-    root = Path(path)
-    if not (root / "config.toml").is_file():
-        raise ConfigError(f"'{root}' is not a run folder (no config.toml): there is no generator to export")
-    chosen = Path(checkpoint) if checkpoint.endswith(".pt") else root / "checkpoints" / f"{checkpoint}.pt"
-    if checkpoint != "last" and not chosen.is_file():
-        raise ConfigError(f"--checkpoint {checkpoint}: '{chosen}' does not exist; use last, best or a .pt file")
-    try:
-        run = load_run(root, checkpoint)
-    except CheckpointError as exc:
-        if checkpoint == "last" and "no usable checkpoint" in str(exc):
-            raise ConfigError(f"'{root}' has no trained generator to export (no checkpoint in "
-                              f"{root / 'checkpoints'}); train it first") from None
-        raise
-    return export_generator(run, output, file_format, uint8=uint8)
 
 
 def load_generator(path: str | Path) -> ExportedGenerator:

@@ -53,11 +53,9 @@ def checkpoint_metrics(history: list[dict[str, Any]], epoch: int | None) -> dict
 def model_card(run: Any, architecture: dict[str, Any], *, file_name: str, file_format: str,
                epoch: int | None, uses_ema: bool) -> dict[str, Any]:
     """The card of ``run``'s generator exported as ``file_name`` (keys described in the module docstring)."""
-    import gankit
-
     config = run.config
     output = architecture["output"]
-    versions = {"gankit": gankit.__version__, "torch": torch.__version__}
+    versions = {"gankit": _gankit_version(), "torch": torch.__version__}
     if file_format == "onnx":
         from gankit.export.formats import ONNX_OPSET
 
@@ -117,3 +115,13 @@ def card_markdown(card: dict[str, Any]) -> str:
 def card_bytes(card: dict[str, Any]) -> tuple[bytes, bytes]:
     """(JSON, Markdown) encodings of ``card``."""
     return (json.dumps(card, indent=2, default=str) + "\n").encode("utf-8"), card_markdown(card).encode("utf-8")
+
+
+def _gankit_version() -> str:
+    """The installed gankit's version (read from its metadata: the package itself is a layer above)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("gankit")
+    except PackageNotFoundError:
+        return "unknown"

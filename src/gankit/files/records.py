@@ -16,12 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from gankit.catalogue import LIST_KEYS, TEXT_KEYS  # text or list values; the rest numbers
 from gankit.files.atomic import append_line, output_error, write_bytes
 
 REJECTED_NAME = "metrics.rejected.jsonl"
-# Keys whose values are text or lists; every other value of a record is a number or null.
-TEXT_KEYS = frozenset({"stopped_by", "features"})
-LIST_KEYS = frozenset({"warnings", "diagnostics"})
 
 
 @dataclass

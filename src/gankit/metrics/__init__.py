@@ -10,7 +10,7 @@
 - `inception_score(probs)` — (mean, std) over splits (Salimans et al. 2016).
 - `class_modes(probs)` / `stacked_modes(channel_probs)` — classes or Stacked MNIST
   modes covered and KL of the mode histogram (VEEGAN, PacGAN).
-- `boundary_scores(...)` — s1, s2, s3 and their product (the seed 000 exercise).
+- `boundary_scores(...)` — s1, s2, s3 and their product (the lung-cell boundary-loss study).
 - `energy_distance(x, y)` — Székely & Rizzo's energy distance, any dimension.
 
 The k-NN ball metrics live in the package `gankit.metrics.knn`: the definition and a

@@ -1,4 +1,4 @@
-"""The three scores of the boundary-seeking exercise (seed 000) and their product.
+"""The three scores of the lung-cell boundary-loss study and their product.
 
 - s1 = mean D(x) over real samples (D recognises real data);
 - s2 = mean 4·D(G(z))·(1 − D(G(z))) over generated samples (= 1 − 4(D − ½)²: 1 when

@@ -13,6 +13,9 @@ from gankit.errors import ConfigError
 from gankit.models.dcgan import DCGANDiscriminator, DCGANGenerator
 from gankit.models.mlp import MLPDiscriminator, MLPGenerator
 
+# Every model.family the builders know (config/schema.py's choices are tested equal to it).
+MODEL_FAMILIES: tuple[str, ...] = ("mlp", "dcgan")
+
 
 def build_generator(model_config, sample_shape: tuple[int, ...]) -> nn.Module:
     """The generator for data of ``sample_shape`` (e.g. (2,) points, (1, 28, 28) digits)."""

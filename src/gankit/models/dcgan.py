@@ -1,10 +1,10 @@
 """Convolutional generator and discriminator for (C, H, W) images, in the two styles
 of the seeds, plus a FLOP counter for benchmarks.
 
-``style="keras"`` is seed 001's Keras DCGAN for MNIST (Brownlee): D = 2 × [Conv
+``style="keras"`` is the Keras MNIST DCGAN tutorial's network (Brownlee): D = 2 × [Conv
 w, 3×3, s2, LeakyReLU 0.2, Dropout 0.4], Flatten, Dense 1; G = Dense 2w·h·w', LeakyReLU
 0.2, reshape, 2 × [ConvT 2w, 4×4, s2, LeakyReLU 0.2], Conv C 7×7, tanh.
-``style="tf"`` is seed 004's TF-tutorial DCGAN: G = Dense 4w·h·w' (no bias), BN,
+``style="tf"`` is the cats-vs-dogs study's TF-tutorial DCGAN: G = Dense 4w·h·w' (no bias), BN,
 ReLU, reshape, ConvT 2w 5×5 s1, BN, ReLU, ConvT w 5×5 s2, BN, ReLU, ConvT C 5×5 s2
 (no bias), tanh; D = Conv w 5×5 s2, LeakyReLU, Dropout 0.3, Conv 2w 5×5 s2,
 LeakyReLU, Dropout 0.3, Flatten, Dense 1. Here w = ``base_width`` and (h, w') =
@@ -13,10 +13,10 @@ gives exactly the seeds' widths (Keras D 64, 64 and G 128; TF G 256, 128, 64 and
 64, 128), smaller base widths scale every layer (16 is the CPU preset's width).
 
 Arguments left as None take the seed's own value (``STYLE_DEFAULTS``): the TF
-generator uses ReLU (seed 004; slope 0) and batch norm; Keras' ``LeakyReLU()``
+generator uses ReLU (the cats-vs-dogs study; slope 0) and batch norm; Keras' ``LeakyReLU()``
 default slope is 0.3, which the TF discriminator used. As in Keras, the batch
 norm after the Dense layer is per feature (BatchNorm1d before the reshape), and
-layers followed by batch norm have no bias. Dropout in G (seed 004 used 0.4) goes
+layers followed by batch norm have no bias. Dropout in G (the cats-vs-dogs study used 0.4) goes
 after each block at the start resolution: the Dense block, and for "tf" also the
 stride-1 ConvT block. Keras 'same' padding is matched in output size (symmetric
 padding and output_padding; TF puts an odd extra pixel on the bottom/right, a

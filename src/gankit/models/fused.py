@@ -16,16 +16,27 @@ presets). ``mlp_chain`` runs the same ``addmm`` and activations in one
 - double backward (the WGAN-GP penalty's ``create_graph=True``) recomputes the chain
   with ordinary autograd from the saved inputs, so second derivatives are exact.
 
-Measured in BENCHMARKS.md (issue 8): ~4% of a ring8 step.
+Measured in BENCHMARKS.md ("Training speed and distributed"): ~4% of a ring8 step.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
+
+class ChainSpec(NamedTuple):
+    """A plain MLP as ``mlp_chain`` runs it: its Linears, the hidden LeakyReLU slope (0 = ReLU),
+    the output activation (a key of the table below) and the hidden layers' dropout."""
+
+    linears: tuple[nn.Linear, ...]
+    slope: float
+    output: str
+    dropout: float
+
 
 # Output activations the chain knows: name -> (in-place forward, backward from the output).
 _OUTPUTS = {

@@ -1,5 +1,5 @@
-"""Fully connected generator and discriminator (the seed-002 point GANs and the
-seed-003 MNIST course template), with PacGAN packing, spectral norm and minibatch
+"""Fully connected generator and discriminator (the point GANs of the 2D line/parabola/spiral
+exercise and the MNIST MLP course assignment's template), with PacGAN packing, spectral norm and minibatch
 standard deviation as options of the discriminator."""
 
 from __future__ import annotations
@@ -12,17 +12,13 @@ from torch import Tensor, nn
 from torch.nn.utils.parametrizations import spectral_norm as _spectral_norm
 
 from gankit.errors import ConfigError
-from gankit.models.fused import mlp_chain
+from gankit.models.fused import ChainSpec, mlp_chain
 from gankit.models.layers import MinibatchStd, count_parameters, leaky_relu
 
 __all__ = ["MLPGenerator", "MLPDiscriminator", "PackSizeError", "count_parameters",
            "OUTPUT_ACTIVATIONS"]
 
 OUTPUT_ACTIVATIONS = {"tanh": nn.Tanh, "linear": nn.Identity, "sigmoid": nn.Sigmoid}
-
-
-# (Linears, hidden activation slope, output activation, hidden dropout) of a plain MLP.
-Chain = tuple[tuple[nn.Linear, ...], float, str, float]
 
 
 class PackSizeError(ConfigError, ValueError):
@@ -52,9 +48,9 @@ class _PlainChain:
     """What G and D share: ``self.net`` run as one autograd node (models/fused.py) when it is a
     plain chain (``self._chain``, set by ``_chain_of``)."""
 
-    _chain: Chain | None
+    _chain: ChainSpec | None
 
-    def plain_chain(self) -> Chain | None:
+    def plain_chain(self) -> ChainSpec | None:
         """(Linears, slope, output activation, dropout) when the network is a plain chain (no
         batch norm, spectral norm or minibatch std), for models/fused.py; None otherwise."""
         return self._chain
@@ -63,8 +59,8 @@ class _PlainChain:
         """``x`` through the chain as one node, or None where the Sequential has to run."""
         if not _use_chain(self._chain, x):
             return None
-        linears, slope, output, dropout = self._chain
-        return mlp_chain(x, linears, slope, output, dropout if self.training else 0.0)
+        chain = self._chain
+        return mlp_chain(x, chain.linears, chain.slope, chain.output, chain.dropout if self.training else 0.0)
 
 
 class MLPGenerator(_PlainChain, nn.Module):
@@ -179,7 +175,7 @@ def _use_chain(chain, x: Tensor) -> bool:
     casts the hand-written backward lacks) or has hooks on its layers (which only the
     Sequential calls)."""
     return (chain is not None and not torch.compiler.is_compiling() and not torch.jit.is_tracing()
-            and not torch.is_autocast_enabled(x.device.type) and not has_layer_hooks(chain[0]))
+            and not torch.is_autocast_enabled(x.device.type) and not has_layer_hooks(chain.linears))
 
 
 def has_layer_hooks(layers) -> bool:
@@ -188,10 +184,10 @@ def has_layer_hooks(layers) -> bool:
                or layer._backward_pre_hooks for layer in layers)
 
 
-def _chain_of(net: nn.Sequential, slope: float, output: str, dropout: float) -> Chain | None:
+def _chain_of(net: nn.Sequential, slope: float, output: str, dropout: float) -> ChainSpec | None:
     """(the Linears of ``net``, hidden slope, output activation, dropout): what ``mlp_chain``
     needs to run ``net`` as one autograd node with the same results (models/fused.py)."""
     linears = tuple(m for m in net if isinstance(m, nn.Linear))
     if any(layer.bias is None for layer in linears):
         return None  # the chain adds a bias in every layer
-    return linears, float(slope), output, float(dropout)
+    return ChainSpec(linears, float(slope), output, float(dropout))

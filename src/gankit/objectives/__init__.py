@@ -13,7 +13,7 @@ Every objective is a pair of elementwise losses: ``ℓ_real(v)`` on real data an
 is a separate function of the fake scores.
 
 One-sided label smoothing with real target ``t`` in (0, 1] (Salimans et al.
-2016; seed 001 uses t = 0.9) is defined the same way for every objective: a
+2016; the Keras MNIST DCGAN tutorial uses t = 0.9) is defined the same way for every objective: a
 real sample counts as real with weight t and as fake with weight 1 − t,
 
     ℓ_real^t(v) = t·ℓ_real(v) + (1 − t)·ℓ_fake(v).
@@ -48,7 +48,7 @@ from gankit.objectives.losses import (
     bce_d_losses, bce_fake_term, bce_g_loss, bce_real_term, boundary_d_losses, boundary_fake_term, critic_g_loss,
     gradient_penalty, hinge_d_losses, lsgan_d_losses, lsgan_g_loss, smoothed_real_term, wgan_d_losses,
 )
-from gankit.objectives.ratio import log_density_ratio
+from gankit.objectives.ratio import NO_DENSITY_RATIO, log_density_ratio
 
 __all__ = [
     "F_DIVERGENCES", "GENERATOR_LOSSES", "OBJECTIVE_NAMES", "Objective", "bce_d_losses", "bce_fake_term",
@@ -103,6 +103,11 @@ class Objective:
     @property
     def uses_gradient_penalty(self) -> bool:
         return self.name == "wgan-gp"
+
+    @property
+    def has_density_ratio(self) -> bool:
+        """Whether :meth:`log_density_ratio` has an estimate (not for hinge, wgan-gp, tv)."""
+        return self.name not in NO_DENSITY_RATIO
 
     def d_losses(self, real_out: Tensor, fake_out: Tensor) -> tuple[Tensor, Tensor]:
         """(loss on real, loss on fake), each a scalar mean; D minimises their sum."""

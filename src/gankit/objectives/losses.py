@@ -127,7 +127,7 @@ def gradient_penalty(
     return ((grad.reshape(grad.shape[0], -1).norm(2, dim=1) - 1.0) ** 2).mean()
 
 
-# --- boundary objective (seed 000) --------------------------------------------
+# --- boundary objective (the lung-cell boundary-loss study) --------------------------------------------
 
 def boundary_fake_term(v: Tensor, gamma: float) -> Tensor:
     """−γ·log(1 − 4(D − ½)²) = −γ·(log 4 + log σ(v) + log σ(−v)), with D = σ(v)."""

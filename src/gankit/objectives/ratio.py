@@ -11,6 +11,14 @@ from gankit.errors import ConfigError
 from gankit.objectives.losses import _flat
 
 
+# Objectives whose optimal critic loses p/q, and why (the others all have an estimate).
+NO_DENSITY_RATIO: dict[str, str] = {
+    "hinge": "its optimal critic is sign(p − q), which loses the ratio's size",
+    "wgan-gp": "its optimal critic is a Kantorovich potential, not a function of p/q",
+    "tv": "its optimal critic is ½·sign(p − q), which loses the ratio's size",
+}
+
+
 def _safe_log(x: Tensor) -> Tensor:
     return torch.log(x.clamp_min(torch.finfo(x.dtype).tiny))
 
@@ -37,12 +45,7 @@ def _weight_log_ratio(name: str, v: Tensor, gamma: float) -> Tensor:
     if name == "boundary":
         positive = v.clamp_min(torch.finfo(v.dtype).tiny)
         return math.log(gamma) + positive + _safe_log(-torch.expm1(-positive))
-    reason = {
-        "hinge": "its optimal critic is sign(p − q), which loses the ratio's size",
-        "wgan-gp": "its optimal critic is a Kantorovich potential, not a function of p/q",
-        "tv": "its optimal critic is ½·sign(p − q), which loses the ratio's size",
-    }[name]
-    raise ConfigError(f"objective {name!r} has no density-ratio estimate ({reason}); "
+    raise ConfigError(f"objective {name!r} has no density-ratio estimate ({NO_DENSITY_RATIO[name]}); "
                       "use bce, lsgan, boundary or an f-divergence other than tv "
                       "for discriminator rejection sampling")
 

@@ -1,6 +1,6 @@
-"""Figures that put several runs side by side: one metric's curves of every run (seed 000's
+"""Figures that put several runs side by side: one metric's curves of every run (the lung-cell boundary-loss study's
 original-vs-boundary score figure), all metrics as panels, the three loss curves per run
-(seed 004's BCE-vs-MSE figure), and every run's last sample picture in one grid.
+(the cats-vs-dogs study's BCE-vs-MSE figure), and every run's last sample picture in one grid.
 
 A run is given as ``(label, records)``: its legend text (the settings that differ between
 the runs) and its ``metrics.jsonl`` records. Each run keeps one colour, line style and
@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 from matplotlib.ticker import MaxNLocator
 
-from gankit.report.plots import COUNT_METRICS, LOG_SCALE_OK, plt, save_figure
+from gankit.catalogue import COUNT_METRICS, DIRECTIONS, LOG_SCALE_OK
+from gankit.report.plots import plt, save_figure
 
 Series = tuple[str, Sequence[dict[str, Any]]]
 COLOURS = plt.get_cmap("tab10").colors
@@ -43,8 +44,6 @@ def _points(records: Sequence[dict[str, Any]], key: str) -> tuple[np.ndarray, np
 
 def _panel_title(runs: Sequence[Series], key: str) -> str:
     """``fid ↓ (n=2500)``: which way is better, and the sample count(s) behind the numbers."""
-    from gankit.metrics.select import DIRECTIONS
-
     name = f"{key} {'↓' if DIRECTIONS[key] < 0 else '↑'}" if key in DIRECTIONS else key
     counts = sorted({r["n_fake"] for _, records in runs for r in records if key in r and "n_fake" in r})
     if not counts:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import quote
 
+from gankit.catalogue import BOOKKEEPING_KEYS, SAMPLE_COUNT_KEYS, TRAINING_KEYS
 from gankit.files.atomic import write_text
 from gankit.files.records import read_records
 
@@ -25,12 +26,8 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
-# Keys of a metrics.jsonl record (or final_metrics.json) that are not evaluation results.
-TRAINING_KEYS = ("epoch", "step", "time", "epoch_seconds", "samples_per_second", "g_loss", "d_loss_real",
-                 "d_loss_fake", "d_real_score", "d_fake_score", "d_real_prob", "d_fake_prob", "g_grad_norm")
-BOOKKEEPING_KEYS = frozenset({*TRAINING_KEYS, "train_seconds", "stopped_by", "warnings", "diagnostics"})
 # Sample counts and sizes: shown as integers in the caption, not as metrics.
-COUNT_KEYS = ("n_real", "n_fake", "k", "kid_subset_size", "num_classes", "n_modes")
+COUNT_KEYS = SAMPLE_COUNT_KEYS
 DRS_FILE = "drs_eval.json"
 SKIP_LIST = "skipped_files.txt"
 SAMPLE_NAME = re.compile(r"epoch_(\d+)\.png$")

@@ -11,14 +11,10 @@ import math
 from collections.abc import Iterable
 from typing import Any
 
-from gankit.report.html_data import BOOKKEEPING_KEYS, COUNT_KEYS, TRAINING_KEYS, RunFiles
+from gankit.catalogue import ARROW_DIRECTIONS, BOOKKEEPING_KEYS, TRAINING_KEYS
 from gankit.numbers import float_text
+from gankit.report.html_data import COUNT_KEYS, RunFiles
 
-# Which way is better, for the arrow beside each metric.
-LOWER_IS_BETTER = frozenset({"fid", "kid", "energy_distance", "curve_distance", "class_kl", "modes_kl"})
-HIGHER_IS_BETTER = frozenset({"precision", "recall", "density", "coverage", "inception_score", "classes_covered",
-                              "modes_covered", "modes_captured", "high_quality", "curve_coverage", "s1", "s2",
-                              "s3", "score", "mode_entropy", "class_entropy"})
 FINDING_NAMES = {"mode_collapse": "Mode collapse", "d_saturation": "Discriminator saturation",
                  "vanishing_g_grads": "Vanishing generator gradients", "oscillation": "Oscillation without progress"}
 SAMPLES_SHOWN_OPEN = 12  # newest sample pictures shown; older ones fold into a <details>
@@ -53,9 +49,10 @@ def metric_keys(metrics: dict[str, Any]) -> list[str]:
 
 
 def _direction(key: str) -> str:
-    if key in LOWER_IS_BETTER:
+    direction = ARROW_DIRECTIONS.get(key, 0)
+    if direction < 0:
         return '<span class="dir" title="lower is better">↓</span>'
-    if key in HIGHER_IS_BETTER:
+    if direction > 0:
         return '<span class="dir" title="higher is better">↑</span>'
     return ""
 
@@ -177,7 +174,8 @@ def _change(key: str, before: Any, after: Any) -> str:
     delta = after - before
     text = fmt(delta)
     text = text if text.startswith("-") or delta == 0 else "+" + text
-    better = (delta < 0) if key in LOWER_IS_BETTER else (delta > 0) if key in HIGHER_IS_BETTER else None
+    direction = ARROW_DIRECTIONS.get(key, 0)
+    better = (delta * direction > 0) if direction else None
     css = "" if better is None or delta == 0 else (" better" if better else " worse")
     return f'<td class="num{css}">{esc(text)}</td>'
 

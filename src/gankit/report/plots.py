@@ -8,6 +8,7 @@ from typing import Any, Sequence
 import numpy as np
 from matplotlib.ticker import MaxNLocator
 
+from gankit.catalogue import COUNT_METRICS, LOG_SCALE_OK
 from gankit.pictures.figures import plt, save_figure
 
 
@@ -35,7 +36,7 @@ def scatter_plot(real: np.ndarray, fake: np.ndarray, path: Path, title: str = ""
 
 
 def loss_plot(history: Sequence[dict[str, Any]], path: Path, title: str = "Losses per epoch") -> Path:
-    """G loss, D loss on real and D loss on fake per epoch (seed 004's figure)."""
+    """G loss, D loss on real and D loss on fake per epoch (the cats-vs-dogs study's figure)."""
     rows = [r for r in history if "g_loss" in r]
     epochs = [r["epoch"] for r in rows]
     fig, ax = plt.subplots(figsize=(7, 4))
@@ -47,11 +48,6 @@ def loss_plot(history: Sequence[dict[str, Any]], path: Path, title: str = "Losse
     ax.legend()
     ax.grid(alpha=0.3)
     return save_figure(fig, path)
-
-
-# Distances that may fall over orders of magnitude (log axis then), and whole-number counts.
-LOG_SCALE_OK = frozenset({"fid", "kid", "energy_distance", "curve_distance", "class_kl", "modes_kl"})
-COUNT_METRICS = frozenset({"classes_covered", "modes_covered", "modes_captured"})
 
 
 def metric_plot(history: Sequence[dict[str, Any]], keys: Sequence[str], path: Path) -> Path | None:

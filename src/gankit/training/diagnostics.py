@@ -3,7 +3,7 @@
 Each detector is a pure function of the epoch records (so a resumed run diagnoses
 exactly like an uninterrupted one) and reports the epoch where the condition began:
 
-- **mode collapse** (seed 001 counted digits by eye): at the last ``COLLAPSE_PATIENCE``
+- **mode collapse** (the Keras MNIST DCGAN tutorial counted digits by eye): at the last ``COLLAPSE_PATIENCE``
   evaluations the generator's samples cover at most half the modes/classes it covered at
   its best, or the entropy of its mode/class histogram fell by a quarter of log K from
   its best, or — past the first 10% of the epochs, when an untrained generator's tight

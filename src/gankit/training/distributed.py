@@ -26,12 +26,17 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 import torch
 import torch.distributed as dist
 from torch import nn
 
+from gankit.config import TrainConfig
 from gankit.errors import ConfigError
+
+if TYPE_CHECKING:  # only for the annotation
+    from gankit.training.step import AdversarialModels
 
 # Evaluation runs on rank 0 while the other ranks wait in a collective: allow it minutes.
 COLLECTIVE_TIMEOUT = timedelta(minutes=60)
@@ -131,7 +136,8 @@ def wrap(module: nn.Module, place: Distributed, device: torch.device, *, sync_ba
     return nn.parallel.DistributedDataParallel(module, device_ids=[device.index] if device.type == "cuda" else None)
 
 
-def prepare_training_passes(models, place: Distributed, device: torch.device, train_config) -> None:
+def prepare_training_passes(models: AdversarialModels, place: Distributed, device: torch.device,
+                            train_config: TrainConfig) -> None:
     """Set ``models.generator_train``/``discriminator_train`` (an ``AdversarialModels``): DDP
     wrappers under several processes, then ``torch.compile`` when ``train.compile``; None where
     the training passes call the module itself."""

@@ -14,6 +14,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from gankit.catalogue import METRIC_CURVES
+from gankit.config import Config
 from gankit.data.base import Dataset
 from gankit.evaluation import Scorer
 from gankit.pictures.grid import save_grid
@@ -23,16 +25,13 @@ from gankit.training.diagnostics import Diagnosis, diagnose
 
 PLOT_SAMPLES = 2000
 GRID_SAMPLES = 100
-METRIC_CURVES = ("fid", "kid", "precision", "recall", "density", "coverage", "classes_covered", "class_kl",
-                 "modes_covered", "modes_kl", "inception_score", "modes_captured", "mode_entropy", "high_quality",
-                 "curve_distance", "curve_coverage", "energy_distance", "s1", "s2", "s3", "score")
 
 
 class EvaluationHook:
     """Scores the sampling generator; the scorer (feature extractor, real features) is built
     at the first evaluation, and each distinct warning is printed once but kept in every record."""
 
-    def __init__(self, dataset: Dataset, config, device: str):
+    def __init__(self, dataset: Dataset, config: Config, device: str):
         self.dataset, self.config, self.device = dataset, config, device
         self._scorer: Scorer | None = None
         self._warned: set[str] = set()
@@ -52,7 +51,7 @@ class EvaluationHook:
 
 
 @torch.no_grad()
-def plot_epoch(generator_net: nn.Module, fixed_latents: torch.Tensor, dataset: Dataset, config,
+def plot_epoch(generator_net: nn.Module, fixed_latents: torch.Tensor, dataset: Dataset, config: Config,
                epoch: int, records: list[dict[str, Any]], samples_dir: Path, plots_dir: Path) -> None:
     """``samples/epoch_NNNN.png`` (a grid of the fixed latents, or generated points over real
     ones), ``plots/losses.png`` and ``plots/metrics.png``."""
@@ -69,7 +68,7 @@ def plot_epoch(generator_net: nn.Module, fixed_latents: torch.Tensor, dataset: D
     plot_curves(records, config, plots_dir)
 
 
-def plot_curves(records: list[dict[str, Any]], config, plots_dir: Path) -> None:
+def plot_curves(records: list[dict[str, Any]], config: Config, plots_dir: Path) -> None:
     """``plots/losses.png`` and ``plots/metrics.png`` from the records so far."""
     loss_plot(records, plots_dir / "losses.png",
               title=f"{config.data.name} · {config.objective.name} · losses per epoch")
@@ -79,7 +78,7 @@ def plot_curves(records: list[dict[str, Any]], config, plots_dir: Path) -> None:
 class DiagnosticsHook:
     """Keeps the problems active at the latest epoch; warns once when a new one begins."""
 
-    def __init__(self, config):
+    def __init__(self, config: Config):
         self.config = config
         self.active: list[Diagnosis] = []
 

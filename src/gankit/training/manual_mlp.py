@@ -12,36 +12,58 @@ rounding (tests/test_manual_mlp.py).
 It is used for one process on one device, without autocast, ``torch.compile`` or a gradient
 penalty (which needs second derivatives), and without hooks on the networks or their layers
 (checked when the step first sees the networks); everything else takes the autograd step. Measured
-in BENCHMARKS.md (issue 8): autograd's bookkeeping (recording, engine, gradient accumulation,
+in BENCHMARKS.md ("Training speed and distributed"): autograd's bookkeeping (recording, engine, gradient accumulation,
 the losses' small graphs) was ~a quarter of a ring8 step of 128-wide layers.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, NamedTuple
+
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from gankit.models.fused import chain_backward, chain_forward, chain_parameters
 from gankit.models.mlp import has_layer_hooks
 
+if TYPE_CHECKING:  # the step imports this module
+    from gankit.config import TrainConfig
+    from gankit.objectives import Objective
+    from gankit.training.step import AdversarialModels, AdversarialStep, Prepared
 
-def plain_chains(models, objective, train_config) -> tuple | None:
-    """((G, params, slope, output, dropout), (D, …)) when the step can run by hand."""
+
+class ManualChain(NamedTuple):
+    """One network as the manual step runs it: the module (for its train/eval mode), its
+    parameters [w0, b0, w1, …] and the chain's slope, output activation and dropout."""
+
+    net: nn.Module
+    params: list[Tensor]
+    slope: float
+    output: str
+    dropout: float
+
+
+class ManualChains(NamedTuple):
+    generator: ManualChain
+    discriminator: ManualChain
+
+
+def plain_chains(models: AdversarialModels, objective: Objective, train_config: TrainConfig) -> ManualChains | None:
+    """G's and D's chains when the step can run by hand, else None."""
     chains = []
     for net, wrapped in ((models.generator, models.generator_train),
                          (models.discriminator, models.discriminator_train)):
-        chain = net.plain_chain() if hasattr(net, "plain_chain") and wrapped is None else None
-        if chain is None or has_layer_hooks(list(net.modules())):  # hooks need the modules called
+        spec = net.plain_chain() if hasattr(net, "plain_chain") and wrapped is None else None
+        if spec is None or has_layer_hooks(list(net.modules())):  # hooks need the modules called
             return None
-        linears, slope, output, dropout = chain
-        params = chain_parameters(linears)
+        params = chain_parameters(spec.linears)
         own = list(net.parameters())
         if len(own) != len(params) or any(a is not b or not a.requires_grad for a, b in zip(own, params)):
             return None
-        chains.append((net, params, slope, output, dropout))
+        chains.append(ManualChain(net, params, spec.slope, spec.output, spec.dropout))
     if objective.uses_gradient_penalty or getattr(train_config, "autocast", "none") != "none":
         return None
-    return tuple(chains)
+    return ManualChains(*chains)
 
 
 def _set_grads(params: list[Tensor], grads: list[Tensor | None]) -> None:
@@ -49,23 +71,22 @@ def _set_grads(params: list[Tensor], grads: list[Tensor | None]) -> None:
         param.grad = grad
 
 
-def _forward(chain: tuple, x: Tensor) -> tuple[Tensor, list[Tensor], list[Tensor]]:
-    net, params, slope, output, dropout = chain
-    return chain_forward(x, params, slope, output, dropout if net.training else 0.0)
+def _forward(chain: ManualChain, x: Tensor) -> tuple[Tensor, list[Tensor], list[Tensor]]:
+    return chain_forward(x, chain.params, chain.slope, chain.output, chain.dropout if chain.net.training else 0.0)
 
 
-def _backward(chain: tuple, grad: Tensor, x: Tensor, y: Tensor, hidden: list[Tensor], noises: list[Tensor],
+def _backward(chain: ManualChain, grad: Tensor, x: Tensor, y: Tensor, hidden: list[Tensor], noises: list[Tensor],
               **wanted) -> tuple[Tensor | None, list[Tensor | None]]:
-    _, params, slope, output, _ = chain
-    return chain_backward(grad, x, y, hidden, params, slope, output, noises=noises, **wanted)
+    return chain_backward(grad, x, y, hidden, chain.params, chain.slope, chain.output, noises=noises, **wanted)
 
 
 @torch.no_grad()
-def manual_step(step, prepared, real: Tensor, with_generator_step: bool, generator_steps: int) -> Tensor:
+def manual_step(step: AdversarialStep, prepared: Prepared, real: Tensor, with_generator_step: bool,
+                generator_steps: int) -> Tensor:
     """``AdversarialStep.__call__`` for plain MLPs, by hand (same draws, updates and row);
     ``prepared`` is the step's ``Prepared`` with its ``chains``."""
     m, objective = step.models, step.objective
-    g_chain, d_chain = prepared.chains
+    g_chain, d_chain = prepared.chains.generator, prepared.chains.discriminator
     batch = real.shape[0]
     z = step.latents()
     fake, g_hidden, g_noises = _forward(g_chain, z)
@@ -76,7 +97,7 @@ def manual_step(step, prepared, real: Tensor, with_generator_step: bool, generat
     loss_real, loss_fake = objective.d_losses(scores[:half], scores[half:])
     grad = torch.cat(objective.d_score_gradients(scores[:half], scores[half:]))
     _, d_grads = _backward(d_chain, grad.unsqueeze(1), d_in, d_out, d_hidden, d_noises)
-    _set_grads(d_chain[1], d_grads)
+    _set_grads(d_chain.params, d_grads)
     prepared.d_step()
 
     g_loss = grad_norm = step.zero
@@ -88,8 +109,8 @@ def manual_step(step, prepared, real: Tensor, with_generator_step: bool, generat
         grad_rows, _ = _backward(d_chain, grad.unsqueeze(1), fake_rows, d_out, d_hidden, d_noises,
                                  want_params=False, want_x=True)
         _, g_grads = _backward(g_chain, grad_rows.view(fake.shape), z, fake, g_hidden, g_noises)
-        _set_grads(g_chain[1], g_grads)
-        grad_norm = step.gradient_norm(g_chain[1])
+        _set_grads(g_chain.params, g_grads)
+        grad_norm = step.gradient_norm(g_chain.params)
         prepared.g_step()
         step.update_ema(generator_steps, prepared.ema)
     return step.row((loss_real, loss_fake, g_loss), scores, with_generator_step, grad_norm)

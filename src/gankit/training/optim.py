@@ -4,7 +4,7 @@
 kernel, same state tensors, bitwise the same result: tested) without the per-call Python
 bookkeeping of ``torch.optim`` (decorators, profiler records, regrouping the tensors by
 device and dtype, re-reading every parameter's state): ~35 µs per call alone, and ~0.12 ms
-per optimizer inside a ring8 step, where it runs cache-cold (BENCHMARKS.md, issue 8). The
+per optimizer inside a ring8 step, where it runs cache-cold (BENCHMARKS.md, "Training speed and distributed"). The
 optimizer object stays the source of truth: its ``state_dict`` is what checkpoints save,
 and whenever its state or parameter groups are replaced (``load_state_dict``), a gradient
 is missing, step hooks are registered, or an option the kernel call below does not cover is
@@ -13,12 +13,20 @@ set, the step is simply ``optimizer.step()``.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 import torch.optim.optimizer as _optimizer_module
 from torch import nn
 
+from gankit.config import TrainConfig
 
-def make_optimizers(generator: nn.Module, discriminator: nn.Module, train_config) -> tuple:
+if TYPE_CHECKING:  # the step imports this module
+    from gankit.training.step import AdversarialModels
+
+
+def make_optimizers(generator: nn.Module, discriminator: nn.Module,
+                    train_config: TrainConfig) -> tuple[torch.optim.Adam, torch.optim.Adam]:
     """Adam per network with its own learning rate and betas.
 
     The fused kernel (one pass over each parameter for the whole update) is ~4× faster
@@ -30,7 +38,7 @@ def make_optimizers(generator: nn.Module, discriminator: nn.Module, train_config
     return g_opt, d_opt
 
 
-def set_learning_rates(models, train_config, step: int, total_steps: int) -> None:
+def set_learning_rates(models: AdversarialModels, train_config: TrainConfig, step: int, total_steps: int) -> None:
     """``train.g_lr``/``d_lr``, scaled by 1 − step/total_steps under ``lr_decay = "linear"``."""
     t = train_config
     scale = max(0.0, 1.0 - step / max(1, total_steps)) if t.lr_decay == "linear" else 1.0

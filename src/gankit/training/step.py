@@ -1,6 +1,6 @@
 """One adversarial step: a discriminator update and, every ``n_critic`` steps, a generator update.
 
-What keeps the step fast (measured in BENCHMARKS.md, issue 8):
+What keeps the step fast (measured in BENCHMARKS.md, "Training speed and distributed"):
 - the generator's forward pass of the discriminator step is reused by the generator step
   that follows it (G has not changed in between), so a G step costs no extra G forward;
 - where the discriminator treats samples independently (no minibatch-std feature, no batch
@@ -25,14 +25,15 @@ from __future__ import annotations
 import contextlib
 import copy
 from dataclasses import dataclass
+from enum import IntEnum
 
 import torch
 from torch import nn
 
-from gankit.errors import ConfigError
+from gankit.config import ModelConfig, TrainConfig
 from gankit.objectives import Objective, gradient_penalty
 from gankit.sampling.latent import sample_latent
-from gankit.training.manual_mlp import manual_step, plain_chains
+from gankit.training.manual_mlp import ManualChains, manual_step, plain_chains
 from gankit.training.optim import FusedAdamStep
 
 # Columns of the per-step statistics buffer. ``d_real_prob``/``d_fake_prob``: mean over the
@@ -41,6 +42,9 @@ from gankit.training.optim import FusedAdamStep
 # gradient at its step (0 on steps without one). The diagnostics read these.
 STAT_NAMES = ("d_loss_real", "d_loss_fake", "g_loss", "d_real_score", "d_fake_score", "g_step",
               "d_real_prob", "d_fake_prob", "g_grad_norm")
+# Column index by name (``stats[:, COLUMN.g_step]``), and the loss columns as one slice.
+COLUMN = IntEnum("StatColumn", [(name, index) for index, name in enumerate(STAT_NAMES)])
+LOSS_COLUMNS = slice(COLUMN.d_loss_real, COLUMN.g_loss + 1)
 
 
 @dataclass
@@ -111,7 +115,7 @@ class Prepared:
     ema: EMAPairs | None                # (EMA, G) parameter and buffer pairs
     d_step: FusedAdamStep
     g_step: FusedAdamStep
-    chains: tuple | None                # plain MLP chains for the manual step, or None
+    chains: ManualChains | None         # plain MLP chains for the manual step, or None
 
 
 class AdversarialStep:
@@ -129,8 +133,9 @@ class AdversarialStep:
     # Plain MLPs train with hand-written gradients (manual_mlp.py) unless this is False.
     use_manual = True
 
-    def __init__(self, models: AdversarialModels, objective: Objective, model_config, train_config,
-                 generator: torch.Generator, device: torch.device, rows: slice | None = None):
+    def __init__(self, models: AdversarialModels, objective: Objective, model_config: ModelConfig,
+                 train_config: TrainConfig, generator: torch.Generator, device: torch.device,
+                 rows: slice | None = None):
         self.models = models
         self.objective = objective
         self.latent_dim = model_config.latent_dim
@@ -149,11 +154,7 @@ class AdversarialStep:
         self._prepared: Prepared | None = None
         self.train_config = train_config
         self.zero = self._flags[0]
-        try:
-            objective.log_density_ratio(torch.zeros(1))
-            self.has_ratio = True
-        except ConfigError:
-            self.has_ratio = False
+        self.has_ratio = objective.has_density_ratio
 
     def _autocast(self):
         if not self.autocast:
@@ -189,7 +190,7 @@ class AdversarialStep:
             self._owners = owners
         return self._prepared
 
-    def manual_chains(self) -> tuple | None:
+    def manual_chains(self) -> ManualChains | None:
         """The plain MLP chains when the step runs with hand-written gradients (manual_mlp.py)."""
         return self.prepared().chains if self.use_manual else None
 

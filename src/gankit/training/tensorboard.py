@@ -14,14 +14,17 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from gankit.catalogue import SAMPLE_COUNT_KEYS, TRAINING_KEYS
+
 # record key -> TensorBoard tag; metrics go under metrics/<name>.
 TRAINING_TAGS = {
     "g_loss": "loss/generator", "d_loss_real": "loss/discriminator_real", "d_loss_fake": "loss/discriminator_fake",
     "d_real_prob": "discriminator/p_real_on_real", "d_fake_prob": "discriminator/p_real_on_generated",
     "g_grad_norm": "generator/grad_norm", "samples_per_second": "speed/samples_per_second",
 }
-NOT_METRICS = frozenset({"epoch", "step", "time", "epoch_seconds", "d_real_score", "d_fake_score", "n_real",
-                         "n_fake", "k", "n", "n_modes", "num_classes", "kid_subset_size", "min_share"})
+# Training keys without a tag, sample counts and evaluation settings: not logged as metrics.
+NOT_METRICS = frozenset({*(key for key in TRAINING_KEYS if key not in TRAINING_TAGS), *SAMPLE_COUNT_KEYS,
+                         "n", "min_share"})
 
 
 class TensorBoardLog:

@@ -1,5 +1,9 @@
 """The training loop: epochs of index-batched steps, hooks, checkpoints, exact resume.
 
+The trainer builds the run from its config, steps through the epochs (the step itself is
+training/step.py; its position is a ``LoopPosition``, training/loop_state.py) and hands each
+epoch's end to training/epoch_end.py, which runs the hooks that are due.
+
 All randomness of training (data order, latents, gradient-penalty mixing) comes from
 one seeded ``torch.Generator``; dropout draws from torch's global generator, which is
 seeded from the same seed. Both states, the optimizers and the position inside the
@@ -22,34 +26,44 @@ from typing import Any
 import torch
 
 from gankit.config import Config
+from gankit.config.rules import parse_stop_rule
 from gankit.data import load_dataset, write_skip_list
-from gankit.errors import ConfigError, GankitError, OutputError, TrainingDiverged, TrainingInterrupted
-from gankit.metrics.select import parse_stop_rule, quality_key
+from gankit.errors import ConfigError, OutputError, TrainingDiverged, TrainingInterrupted
+from gankit.files.atomic import FULL_ERRNOS, describe_os_error, write_text
+from gankit.files.lock import RunLock
+from gankit.files.records import read_records, truncate_records, write_json
+from gankit.files.rundir import RunPaths
 from gankit.models import build_models
 from gankit.objectives import build_objective
 from gankit.sampling.latent import sample_latent
 from gankit.files import checkpoint as ckpt
 from gankit.training import distributed
-from gankit.training.hooks import (
-    GRID_SAMPLES, PLOT_SAMPLES, DiagnosticsHook, EvaluationHook, plot_curves, plot_epoch, write_report_safely,
-)
-from gankit.training.progress import TrainingProgress
-from gankit.files.atomic import FULL_ERRNOS, describe_os_error, write_text
-from gankit.files.lock import RunLock
-from gankit.files.records import append_record, read_records, truncate_records, write_json
-from gankit.files.rundir import RunPaths
-from gankit.training.state import restore_state, training_state
+from gankit.training.epoch_end import end_epoch
+from gankit.training.hooks import GRID_SAMPLES, PLOT_SAMPLES, DiagnosticsHook, EvaluationHook, write_report_safely
+from gankit.training.loop_state import LoopPosition, first_non_finite
 from gankit.training.optim import make_optimizers, set_learning_rates
+from gankit.training.progress import TrainingProgress
+from gankit.training.state import restore_state, training_state
 from gankit.training.step import STAT_NAMES, AdversarialModels, AdversarialStep, make_ema
 from gankit.training.tensorboard import TensorBoardLog
 
 
-def _due(epoch: int, every: int, last: bool) -> bool:
-    return last or (every > 0 and epoch % every == 0)
+def _position_field(name: str) -> property:
+    """``trainer.<name>`` reads and sets ``trainer.position.<name>`` (checkpoints, tests)."""
+    return property(lambda self: getattr(self.position, name),
+                    lambda self, value: setattr(self.position, name, value),
+                    doc=f"``position.{name}`` (see LoopPosition)")
 
 
 class Trainer:
     """Owns one run: builds everything from the config, trains, writes the run folder."""
+
+    epoch = _position_field("epoch")
+    batch = _position_field("batch")
+    step = _position_field("step")
+    elapsed = _position_field("elapsed")
+    epoch_seconds = _position_field("epoch_seconds")
+    permutation = _position_field("permutation")
 
     def __init__(self, config: Config, run_dir: Path, *, resume: bool = False, force: bool = False):
         self.config = config
@@ -91,9 +105,7 @@ class Trainer:
             config.model.latent_distribution, generator=torch.Generator(device=self.device).manual_seed(t.seed + 1),
             device=self.device,
         )
-        # Position in training.
-        self.epoch, self.batch, self.step, self.elapsed, self.epoch_seconds = 0, 0, 0, 0.0, 0.0
-        self.permutation: torch.Tensor | None = None
+        self.position = LoopPosition()
         self.epoch_stats = torch.zeros(self.steps_per_epoch, len(STAT_NAMES), device=self.device)
         self.best_key: list[float] | None = None
         self.last_metrics: dict[str, Any] = {}
@@ -178,12 +190,11 @@ class Trainer:
         rows = self.epoch_stats[start:stop]
         if stop > start:
             distributed.average_(rows, self.place)
-        losses = rows[:, :3]
-        if bool(torch.isfinite(losses).all()):
+        found = first_non_finite(rows)
+        if found is None:
             return
-        bad = int((~torch.isfinite(losses)).any(dim=1).nonzero()[0, 0]) + start
-        value = losses[bad - start][~torch.isfinite(losses[bad - start])][0].item()
-        step = self.epoch * self.steps_per_epoch + bad + 1
+        row, value = found
+        step = self.epoch * self.steps_per_epoch + start + row + 1
         last = self.paths.checkpoints / "last.pt"
         kept = f"the last good checkpoint is {last}" if last.exists() else "no checkpoint had been saved yet"
         raise TrainingDiverged(
@@ -195,87 +206,34 @@ class Trainer:
     def run_epoch(self, progress: TrainingProgress | None = None) -> None:
         """Train the remaining steps of the current epoch (no hooks; `fit` calls those)."""
         progress = progress or TrainingProgress(0, 1, enabled=False)
-        t, data = self.config.train, self.data
-        checked = self.batch
+        t, data, at = self.config.train, self.data, self.position
+        checked = at.batch
         started = time.perf_counter()
-        while self.batch < self.steps_per_epoch:
+        while at.batch < self.steps_per_epoch:
             if self._should_stop():  # before any randomness of the step is drawn
                 raise KeyboardInterrupt
-            if self.batch == 0:
-                self.permutation = torch.randperm(data.shape[0], generator=self.rng, device=self.device)
-            index = self.permutation[self.batch * t.batch_size:(self.batch + 1) * t.batch_size][self.rows]
-            set_learning_rates(self.models, t, self.step, self.total_steps)
-            self.epoch_stats[self.batch] = self.step_fn(data[index], (self.step + 1) % t.n_critic == 0,
-                                                        self.step // t.n_critic)
-            self.batch += 1
-            self.step += 1
-            if self.batch % 50 == 0:
-                self._check_finite(checked, self.batch)
-                checked = self.batch
-                progress.update(self.step)
-        self._check_finite(checked, self.batch)
-        progress.update(self.step)
-        self.epoch_seconds = time.perf_counter() - started
-        self.elapsed += self.epoch_seconds
-
-    def _epoch_record(self) -> dict[str, Any]:
-        stats = self.epoch_stats.double()
-        g_rows = stats[:, 5] > 0
-        means = stats.mean(dim=0).tolist()
-        record = {"epoch": self.epoch, "step": self.step, "time": round(self.elapsed, 3),
-                  "epoch_seconds": round(self.epoch_seconds, 3),
-                  "samples_per_second": round(self.steps_per_epoch * self.config.train.batch_size
-                                              / max(self.epoch_seconds, 1e-9), 1)}
-        record.update({name: means[i] for i, name in enumerate(STAT_NAMES[:5])})
-        g_means = stats[g_rows].mean(dim=0).tolist() if bool(g_rows.any()) else [float("nan")] * len(STAT_NAMES)
-        record["g_loss"] = g_means[2]
-        if self.step_fn.has_ratio:
-            record["d_real_prob"], record["d_fake_prob"] = means[6], means[7]
-        record["g_grad_norm"] = g_means[8]
-        return record
+            if at.batch == 0:
+                at.permutation = torch.randperm(data.shape[0], generator=self.rng, device=self.device)
+            index = at.permutation[at.batch * t.batch_size:(at.batch + 1) * t.batch_size][self.rows]
+            set_learning_rates(self.models, t, at.step, self.total_steps)
+            self.epoch_stats[at.batch] = self.step_fn(data[index], (at.step + 1) % t.n_critic == 0,
+                                                      at.step // t.n_critic)
+            at.batch += 1
+            at.step += 1
+            if at.batch % 50 == 0:
+                self._check_finite(checked, at.batch)
+                checked = at.batch
+                progress.update(at.step)
+        self._check_finite(checked, at.batch)
+        progress.update(at.step)
+        at.epoch_seconds = time.perf_counter() - started
+        at.elapsed += at.epoch_seconds
 
     def _after_epoch(self, records: list[dict[str, Any]]) -> None:
         """Rank 0 runs the epoch's hooks; every rank learns whether they ended the run."""
         if self.is_main:
-            self._epoch_hooks(records)
+            end_epoch(self, records)
         self.stopped_by = distributed.from_main(self.stopped_by, self.place)
-
-    def _epoch_hooks(self, records: list[dict[str, Any]]) -> None:
-        c = self.config
-        last = self.epoch == c.train.epochs
-        record = self._epoch_record()
-        if _due(self.epoch, c.eval.every, last):
-            metrics = self.evaluate(self.sampling_generator, self.models.discriminator)
-            record.update(metrics)
-            self.last_metrics = metrics
-            key = quality_key(metrics, c.eval.select, c.objective.name)
-            if key and (self.best_key is None or key > self.best_key):
-                self.best_key = key
-                ckpt.save_checkpoint({**self.state_dict(), "metrics": metrics}, self.paths.checkpoints / "best.pt")
-            if self.stop_rule is not None and self.stop_rule.reached(metrics):
-                self.stopped_by = f"{self.stop_rule} reached at epoch {self.epoch}"
-                record["stopped_by"] = self.stopped_by
-        collapse = self.diagnostics.update([*records, record], record, self.progress)
-        if collapse is not None and c.train.stop_on_collapse and not self.stopped_by:
-            self.stopped_by = (f"mode collapse since epoch {collapse.since_epoch} (train.stop_on_collapse); "
-                               "checkpoints/best.pt holds the best model before it")
-            record["stopped_by"] = self.stopped_by
-        append_record(self.paths.metrics, record)
-        records.append(record)
-        if self.tensorboard is not None:
-            self.tensorboard.log_record(record)
-        if _due(self.epoch, c.train.sample_every, last or bool(self.stopped_by)):
-            plot_epoch(self.sampling_generator, self.fixed_latents, self.dataset, c, self.epoch, records,
-                       self.paths.samples, self.paths.plots)
-            if self.tensorboard is not None:
-                self.tensorboard.log_image("samples", self.paths.samples / f"epoch_{self.epoch:04d}.png", self.step)
-            write_report_safely(self.paths.root)
-        elif _due(self.epoch, c.eval.every, last):  # new metrics: the curves and the page follow
-            plot_curves(records, c, self.paths.plots)
-            write_report_safely(self.paths.root)
-        every = c.train.checkpoint_every
-        if _due(self.epoch, every, last or bool(self.stopped_by)):
-            self.save(epoch_file=every > 0 and self.epoch % every == 0)
 
     def _request_stop(self, signum, frame) -> None:  # noqa: ARG002 - signal handler signature
         self._stop_requested = True
