@@ -1,4 +1,4 @@
-"""Seed 000's s1, s2, s3 on hand-computed cases and against a NumPy brute force."""
+"""The lung-cell boundary-loss study's s1, s2, s3 on hand-computed cases and against a NumPy brute force."""
 
 import numpy as np
 import pytest

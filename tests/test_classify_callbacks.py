@@ -1,4 +1,4 @@
-"""Seed 004's callbacks on scripted validation curves: alone, and inside the fold loop."""
+"""The cats-vs-dogs study's callbacks on scripted validation curves: alone, and inside the fold loop."""
 
 import pytest
 import torch

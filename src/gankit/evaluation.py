@@ -180,7 +180,7 @@ def discriminator_probs(discriminator: nn.Module, samples: Tensor, pack: int = 1
 
 
 def boundary_for(discriminator: nn.Module, real: Tensor, fake: Tensor, pack: int, device: str) -> dict[str, Any]:
-    """Seed 000's s1, s2, s3, score for images (N, C, H, W) in [−1, 1], compared as pixels in [0, 1]."""
+    """The lung-cell boundary-loss study's s1, s2, s3, score for images (N, C, H, W) in [−1, 1], compared as pixels in [0, 1]."""
     real_probs = discriminator_probs(discriminator, real, pack, device)
     fake_probs = discriminator_probs(discriminator, fake, pack, device)
     return boundary_scores(real_probs, fake_probs, (real[: len(real_probs)] + 1) / 2, (fake[: len(fake_probs)] + 1) / 2)

@@ -1,4 +1,4 @@
-"""Seed 004's Keras callbacks, as small state machines fed one validation number per epoch.
+"""The cats-vs-dogs study's Keras callbacks, as small state machines fed one validation number per epoch.
 
 All three watch the same monitored value (validation accuracy: higher is better) and
 count an epoch as an improvement only when it beats the best so far by more than
@@ -104,7 +104,7 @@ class Callbacks:
     @classmethod
     def seed004(cls, reduce_lr_patience: int = 7, reduce_lr_factor: float = 0.1,
                 early_stop_patience: int = 15) -> "Callbacks":
-        """Seed 004's settings, each patience changeable (0 = that callback off)."""
+        """The cats-vs-dogs study's settings, each patience changeable (0 = that callback off)."""
         return cls(
             reduce_lr=ReduceLROnPlateau(reduce_lr_factor, reduce_lr_patience) if reduce_lr_patience > 0 else None,
             early_stopping=EarlyStopping(early_stop_patience) if early_stop_patience > 0 else None,

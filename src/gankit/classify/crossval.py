@@ -1,4 +1,4 @@
-"""Seed 004's experiment as one call: every model × epochs × batch size, k-fold cross-validated.
+"""The cats-vs-dogs study's experiment as one call: every model × epochs × batch size, k-fold cross-validated.
 
 For each model and batch size, each fold gets a freshly initialised model and a new
 Adam optimiser (lr 1e-3), seeded by ``seed·1000 + fold``, and is trained with the

@@ -3,7 +3,7 @@
 The data is a folder with one subfolder per class (read by `gankit.data.folder`,
 so unreadable files are skipped and listed, or moved to ``Trash/`` with
 quarantine, exactly as for GAN training) or ``mnist``, the bundled 5,000-digit
-sample. Seed 004 used a shuffled ``KFold``; here the folds are stratified
+sample. The cats-vs-dogs study used a shuffled ``KFold``; here the folds are stratified
 (scikit-learn's ``StratifiedKFold``, shuffled, seeded) so that every fold keeps the
 class shares — which also makes a class with fewer images than folds an error
 rather than a fold without that class.

@@ -54,7 +54,7 @@ class _Classifier(nn.Module, abc.ABC):
 
 
 class Perceptron(_Classifier):
-    """Seed 004's fully connected perceptron: flatten → Dense 1024 ReLU → output."""
+    """The cats-vs-dogs study's fully connected perceptron: flatten → Dense 1024 ReLU → output."""
 
     def __init__(self, in_channels: int, image_size: int, num_classes: int, hidden: int = 1024):
         super().__init__()
@@ -68,7 +68,7 @@ class Perceptron(_Classifier):
 
 
 class SeedCNN(_Classifier):
-    """Seed 004's CNN: 3 × [conv 3×3 (32, 64, 128), ReLU, max-pool 2×2] → Dense 512 ReLU →
+    """The cats-vs-dogs study's CNN: 3 × [conv 3×3 (32, 64, 128), ReLU, max-pool 2×2] → Dense 512 ReLU →
     Dropout 0.5 → output. Convolutions are zero-padded ("same"), so any side ≥ 8 works:
     28 px ends at 3×3×128, the cats-vs-dogs study's 50 px at 6×6×128."""
 

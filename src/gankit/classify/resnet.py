@@ -6,7 +6,7 @@ user already has (``resnet50-*.pth``, a ``torch.save(model.state_dict())``) load
 with :func:`load_backbone_weights` — gankit never downloads one. The stride of a
 bottleneck sits on its 3×3 convolution (torchvision's "ResNet v1.5").
 
-Seed 004's transfer learning: the ImageNet backbone is frozen (its batch-norm
+The cats-vs-dogs study's transfer learning: the ImageNet backbone is frozen (its batch-norm
 layers kept in inference mode, as Keras does for non-trainable layers) and only a
 new ``fc`` head is trained. Inputs are gankit images in [−1, 1]; the network maps
 them to [0, 1], repeats grayscale to 3 channels, and applies ImageNet's per-channel

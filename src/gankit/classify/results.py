@@ -103,7 +103,7 @@ def _best_per_model(cells: Sequence[CellResult]) -> set[tuple[str, int, int]]:
 
 
 def markdown(cells: Sequence[CellResult], title: str, notes: Sequence[str] = ()) -> str:
-    """Seed 004's table (best cell of each model in bold) and a details table."""
+    """The cats-vs-dogs study's table (best cell of each model in bold) and a details table."""
     models, rows, by_key = grid(cells)
     best = _best_per_model(cells)
     lines = [f"# {title}", "", *[f"- {note}" for note in notes], *([""] if notes else []),

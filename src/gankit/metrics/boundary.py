@@ -10,7 +10,7 @@
 D values are probabilities (after the sigmoid). Pixels are expected as non-negative
 intensities — images in [0, 1] as PIL/ToTensor gives them (0..255 gives the same s3:
 cosine ignores scale). Cosine is not shift-invariant, so tanh outputs in [−1, 1]
-must be mapped with (x + 1)/2 first; negative pixels are refused. Seed 000 does not
+must be mapped with (x + 1)/2 first; negative pixels are refused. The lung-cell boundary-loss study does not
 state its range; its s3 of 0.68 is the number to read against. A zero image has
 cosine 0 with everything. Everything is float64; s3 is a chunked matmul of
 L2-normalised rows.
