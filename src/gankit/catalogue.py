@@ -84,7 +84,7 @@ COUNT_METRICS = frozenset(m.name for m in METRICS if m.count)
 # statistics are named after training/step.py's STAT_NAMES.
 TRAINING_KEYS: tuple[str, ...] = (
     "epoch", "step", "time", "epoch_seconds", "samples_per_second", "g_loss", "d_loss_real", "d_loss_fake",
-    "d_real_score", "d_fake_score", "d_real_prob", "d_fake_prob", "g_grad_norm",
+    "d_real_score", "d_fake_score", "d_real_prob", "d_fake_prob", "g_grad_norm", "augment_p", "augment_r",
 )
 # Keys whose values are text or lists; every other value of a record is a number or null.
 TEXT_KEYS = frozenset({"stopped_by", "features"})

@@ -9,11 +9,11 @@ from gankit.config.resolve import (
     preset_mapping, preset_names, valid_keys,
 )
 from gankit.config.schema import (
-    Config, DataConfig, EvalConfig, ModelConfig, ObjectiveConfig, SampleConfig, TrainConfig, validate,
+    AugmentConfig, Config, DataConfig, EvalConfig, ModelConfig, ObjectiveConfig, SampleConfig, TrainConfig, validate,
 )
 
 __all__ = [
-    "SECTIONS", "Config", "DataConfig", "EvalConfig", "ModelConfig", "ObjectiveConfig", "SampleConfig",
+    "SECTIONS", "AugmentConfig", "Config", "DataConfig", "EvalConfig", "ModelConfig", "ObjectiveConfig", "SampleConfig",
     "TrainConfig", "apply_mapping", "apply_overrides", "coerce_config", "config_from_dict", "key_docs", "load_config",
     "preset_descriptions", "preset_mapping", "preset_names", "valid_keys", "validate",
 ]

@@ -1,6 +1,6 @@
 """The schema of a run's config: one dataclass per section, every default in one place.
 
-Sections: ``data``, ``model``, ``objective``, ``train``, ``eval``, ``sample``. Every field
+Sections: ``data``, ``model``, ``objective``, ``train``, ``eval``, ``sample``, ``augment``. Every field
 says what it means in its ``doc`` metadata (printed by ``gankit config --keys``); a field
 with ``choices`` only accepts the listed strings. :func:`validate` holds the
 cross-field checks a single field's type cannot express.
@@ -85,6 +85,33 @@ class ObjectiveConfig:
     label_smoothing: float = _key(1.0, "one-sided label smoothing: the real target, in (0, 1]; 1 = off")
     gp_weight: float = _key(10.0, "WGAN-GP gradient-penalty weight λ")
     gamma: float = _key(0.8, "boundary objective γ, in (0, 1]")
+    r1_weight: float = _key(0.0, "R1: weight γ of the zero-centred gradient penalty (γ/2)·E‖∇D(x)‖² on real data; "
+                                 "0 = off")
+    r1_interval: int = _key(16, "R1: computed every this many D steps, weighted by it (lazy regularisation)")
+    lecam_weight: float = _key(0.0, "LeCam: weight λ of the regulariser that keeps D's outputs on real and "
+                                    "generated data near each other's moving averages; 0 = off")
+
+
+AUGMENT_OPERATIONS = ("color", "translation", "cutout", "flip")
+
+
+@dataclass
+class AugmentConfig:
+    """Differentiable augmentation of what D sees (DiffAugment), with ADA's adaptive strength.
+
+    The same random transformations are applied to real and generated images, before D, in
+    both the D and the G step. With `adaptive`, p starts at 0 and follows ADA's heuristic:
+    every `interval` steps it moves toward keeping r_t = E[sign(D's belief on reals)] at
+    `target`, by up to 1 per `speed_kimg` thousand real images.
+    """
+
+    policy: str = _key("", "comma-separated operations from color, translation, cutout, flip; '' = off "
+                           "(images only; DiffAugment's is color,translation,cutout)")
+    p: float = _key(1.0, "probability each operation is applied to each image, in [0, 1] (fixed p)")
+    adaptive: bool = _key(False, "ADA: adapt p during training from the sign of D's outputs on real images")
+    target: float = _key(0.6, "ADA: the target of r_t = E[sign(D's belief that a real image is real)], in (0, 1)")
+    interval: int = _key(4, "ADA: steps between adjustments of p")
+    speed_kimg: float = _key(20.0, "ADA: thousands of real images over which p can move from 0 to 1")
 
 
 @dataclass
@@ -185,6 +212,7 @@ class Config:
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     sample: SampleConfig = field(default_factory=SampleConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
     description: str = _key("", "one line saying what the run is for (shown by `gankit presets`)")
 
     def to_dict(self) -> dict[str, Any]:
@@ -257,6 +285,7 @@ def validate(config: Config) -> Config:
             f"objective.generator_loss: {config.objective.name} has one generator loss; "
             "saturating applies to bce, boundary and the f-GAN objectives"
         )
+    _validate_small_data(config)
     if not 0 < config.objective.gamma <= 1:
         raise ConfigError(f"objective.gamma: must be in (0, 1], got {config.objective.gamma}")
     if config.eval.bootstrap < 0 or config.eval.bootstrap == 1:
@@ -287,3 +316,35 @@ def _check_features(features: str) -> None:
     close = difflib.get_close_matches(features, FEATURE_SPACES, n=1)
     raise ConfigError(f"eval.features: '{features}' is not one of {', '.join(FEATURE_SPACES)} nor a .pt path "
                       "(a best.pt of `gankit classify`)" + (f"; closest: '{close[0]}'" if close else ""))
+
+
+IMAGE_DATA = ("mnist", "stacked-mnist", "folder")
+
+
+def _validate_small_data(config: Config) -> None:
+    """The augment section and the R1/LeCam keys."""
+    a, o = config.augment, config.objective
+    operations = [name.strip() for name in a.policy.split(",") if name.strip()]
+    unknown = [name for name in operations if name not in AUGMENT_OPERATIONS]
+    if unknown:
+        raise ConfigError(f"augment.policy: unknown operation '{unknown[0]}'; use a comma-separated list of "
+                          f"{', '.join(AUGMENT_OPERATIONS)}")
+    if operations and config.data.name not in IMAGE_DATA:
+        raise ConfigError(f"augment.policy: augmentations act on images, and data.name={config.data.name} is a "
+                          "point set; leave augment.policy empty")
+    if not 0 <= a.p <= 1:
+        raise ConfigError(f"augment.p: must be in [0, 1], got {a.p}")
+    if a.adaptive and not operations:
+        raise ConfigError("augment.adaptive: needs augment.policy (e.g. color,translation,cutout)")
+    if a.adaptive and o.name == "wgan-gp":
+        raise ConfigError("augment.adaptive: a WGAN critic's score has no sign that means 'real'; use a fixed "
+                          "augment.p with wgan-gp, or another objective")
+    if not 0 < a.target < 1:
+        raise ConfigError(f"augment.target: must be in (0, 1), got {a.target}")
+    if a.interval < 1 or o.r1_interval < 1:
+        raise ConfigError("augment.interval and objective.r1_interval: must be at least 1")
+    if not a.speed_kimg > 0:
+        raise ConfigError(f"augment.speed_kimg: must be positive, got {a.speed_kimg}")
+    for key, value in (("objective.r1_weight", o.r1_weight), ("objective.lecam_weight", o.lecam_weight)):
+        if value < 0:
+            raise ConfigError(f"{key}: must be 0 (off) or positive, got {value}")

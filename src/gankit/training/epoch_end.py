@@ -27,6 +27,8 @@ def end_epoch(trainer: Trainer, records: list[dict[str, Any]]) -> None:
     c = trainer.config
     last = trainer.epoch == c.train.epochs
     record = epoch_record(trainer.epoch_stats, trainer.position, c.train.batch_size, trainer.step_fn.has_ratio)
+    if trainer.step_fn.small_data is not None:
+        record.update(trainer.step_fn.small_data.log_values())
     if _due(trainer.epoch, c.eval.every, last):
         metrics = trainer.evaluate(trainer.sampling_generator, trainer.models.discriminator)
         record.update(metrics)

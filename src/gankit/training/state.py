@@ -27,6 +27,8 @@ def training_state(trainer: Trainer) -> dict[str, Any]:
     """The checkpoint dict of ``trainer`` at its current step."""
     m = trainer.models
     mid_epoch = trainer.batch > 0
+    small_data = trainer.step_fn.small_data
+    extra = {"small_data": small_data.state_dict()} if small_data is not None else {}  # ADA's p, LeCam's averages
     return {
         "config": trainer.config.to_dict(), "sample_shape": list(trainer.dataset.sample_shape),
         "epoch": trainer.epoch, "batch": trainer.batch, "step": trainer.step, "elapsed": trainer.elapsed,
@@ -39,6 +41,7 @@ def training_state(trainer: Trainer) -> dict[str, Any]:
         "epoch_stats": trainer.epoch_stats[: trainer.batch].cpu() if mid_epoch else None,
         "best_key": trainer.best_key,
         "last_metrics": {k: v for k, v in trainer.last_metrics.items() if isinstance(v, (int, float))},
+        **extra,
     }
 
 
@@ -84,4 +87,6 @@ def restore_state(trainer: Trainer, state: dict[str, Any], source: Path | str = 
         trainer.epoch_stats[: trainer.batch] = float("nan")
         trainer.epoch_stats[: trainer.batch, : saved.shape[1]] = saved
     trainer.best_key = state["best_key"]
+    if trainer.step_fn.small_data is not None and state.get("small_data") is not None:
+        trainer.step_fn.small_data.load_state_dict(state["small_data"])
     trainer.last_metrics = dict(state.get("last_metrics") or {})

@@ -35,6 +35,7 @@ from gankit.objectives import Objective, gradient_penalty
 from gankit.sampling.latent import sample_latent
 from gankit.training.manual_mlp import ManualChains, manual_step, plain_chains
 from gankit.training.optim import FusedAdamStep
+from gankit.training.small_data import SmallData
 
 # Columns of the per-step statistics buffer. ``d_real_prob``/``d_fake_prob``: mean over the
 # batch of p/(p + q) as the discriminator sees it, σ(log-density-ratio estimate), NaN for
@@ -135,7 +136,7 @@ class AdversarialStep:
 
     def __init__(self, models: AdversarialModels, objective: Objective, model_config: ModelConfig,
                  train_config: TrainConfig, generator: torch.Generator, device: torch.device,
-                 rows: slice | None = None):
+                 rows: slice | None = None, small_data: SmallData | None = None):
         self.models = models
         self.objective = objective
         self.latent_dim = model_config.latent_dim
@@ -155,6 +156,8 @@ class AdversarialStep:
         self.train_config = train_config
         self.zero = self._flags[0]
         self.has_ratio = objective.has_density_ratio
+        # Augmentation and regularisers for small data (training/small_data.py); None: off.
+        self.small_data = small_data
 
     def _autocast(self):
         if not self.autocast:
@@ -186,7 +189,7 @@ class AdversarialStep:
                 d_params=[p for group in m.d_optimizer.param_groups for p in group["params"]],
                 ema=None if m.generator_ema is None else ema_pairs(m.generator_ema, m.generator),
                 d_step=FusedAdamStep(m.d_optimizer), g_step=FusedAdamStep(m.g_optimizer),
-                chains=plain_chains(m, self.objective, self.train_config))
+                chains=None if self.small_data is not None else plain_chains(m, self.objective, self.train_config))
             self._owners = owners
         return self._prepared
 
@@ -199,6 +202,12 @@ class AdversarialStep:
         shape = (self.global_batch,) + (1,) * (real.dim() - 1)
         alpha = torch.rand(shape, generator=self.rng, device=real.device, dtype=real.dtype)[self.rows]
         return gradient_penalty(self.models.discriminator, real, fake.to(real.dtype), alpha=alpha)
+
+    def seen(self, images: torch.Tensor) -> torch.Tensor:
+        """What D sees of ``images``: augmented when the run augments (same draws on every rank)."""
+        if self.small_data is None:
+            return images
+        return self.small_data.view(images, self.rng, self.global_batch, self.rows)
 
     def latents(self) -> torch.Tensor:
         """This process's rows of the global batch's latent codes (one draw from the shared RNG)."""
@@ -232,25 +241,32 @@ class AdversarialStep:
         with torch.set_grad_enabled(with_generator_step), self._autocast():
             fake = g_net(z)
         fake_input = fake.detach()
+        real_seen, fake_seen = self.seen(real), self.seen(fake_input)
         with self._autocast():
             if self.concat_real_fake:
-                scores = d_net(torch.cat([real, fake_input.to(real.dtype)])).float()
+                scores = d_net(torch.cat([real_seen, fake_seen.to(real.dtype)])).float()
                 real_out, fake_out = scores[: batch // self.pack], scores[batch // self.pack:]
             else:
-                real_out, fake_out = d_net(real).float(), m.discriminator(fake_input).float()
+                real_out, fake_out = d_net(real_seen).float(), m.discriminator(fake_seen).float()
                 scores = torch.cat([real_out, fake_out])
         loss_real, loss_fake = objective.d_losses(real_out, fake_out)
         d_loss = loss_real + loss_fake
         if objective.uses_gradient_penalty:
-            d_loss = d_loss + objective.gp_weight * self._penalty(real, fake_input)
+            d_loss = d_loss + objective.gp_weight * self._penalty(real_seen, fake_seen)
+        if self.small_data is not None:
+            extra = self.small_data.d_regularisers(m.discriminator, real_seen, real_out, fake_out)
+            d_loss = d_loss if extra is None else d_loss + extra
         _clear_grads(prepared.d_params)
         d_loss.backward()
         prepared.d_step()
+        if self.small_data is not None:
+            belief = objective.log_density_ratio(real_out.detach()) if self.has_ratio else real_out.detach()
+            self.small_data.after_d_step(belief)
 
         g_loss = grad_norm = self.zero
         if with_generator_step:
             with self._autocast():
-                g_loss = objective.g_loss(m.discriminator(fake).float())
+                g_loss = objective.g_loss(m.discriminator(self.seen(fake)).float())
             _clear_grads(prepared.g_params)
             g_loss.backward(inputs=prepared.g_params)
             grad_norm = self.gradient_norm(prepared.g_params)

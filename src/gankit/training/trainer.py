@@ -39,6 +39,7 @@ from gankit.sampling.latent import sample_latent
 from gankit.files import checkpoint as ckpt
 from gankit.training import distributed
 from gankit.training.epoch_end import end_epoch
+from gankit.training.small_data import SmallData
 from gankit.training.hooks import GRID_SAMPLES, PLOT_SAMPLES, DiagnosticsHook, EvaluationHook, write_report_safely
 from gankit.training.loop_state import LoopPosition, first_non_finite
 from gankit.training.optim import make_optimizers, set_learning_rates
@@ -99,7 +100,8 @@ class Trainer:
             gp_weight=config.objective.gp_weight,
         )
         self.rng = torch.Generator(device=self.device).manual_seed(t.seed)
-        self.step_fn = AdversarialStep(self.models, objective, config.model, t, self.rng, self.device, self.rows)
+        self.step_fn = AdversarialStep(self.models, objective, config.model, t, self.rng, self.device, self.rows,
+                                       small_data=SmallData.from_config(config, self.device))
         self.fixed_latents = sample_latent(
             GRID_SAMPLES if self.dataset.kind == "images" else PLOT_SAMPLES, config.model.latent_dim,
             config.model.latent_distribution, generator=torch.Generator(device=self.device).manual_seed(t.seed + 1),
