@@ -9,8 +9,9 @@ from gankit.config.resolve import (
     preset_mapping, preset_names, valid_keys,
 )
 from gankit.config.schema import (
-    AugmentConfig, Config, DataConfig, EvalConfig, ModelConfig, ObjectiveConfig, SampleConfig, TrainConfig, validate,
+    AugmentConfig, Config, DataConfig, EvalConfig, ModelConfig, ObjectiveConfig, SampleConfig, TrainConfig,
 )
+from gankit.config.validate import validate
 
 __all__ = [
     "SECTIONS", "AugmentConfig", "Config", "DataConfig", "EvalConfig", "ModelConfig", "ObjectiveConfig", "SampleConfig",

@@ -17,7 +17,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from gankit.config.schema import Config, validate
+from gankit.config.schema import Config
+from gankit.config.validate import validate
 from gankit.errors import ConfigError
 
 if sys.version_info >= (3, 11):
