@@ -76,6 +76,15 @@ def _assert_same_weights(a: Path, b: Path) -> None:
         assert torch.equal(first[key], second[key]), key
 
 
+def _output_folder(mounted: Path | None, disk: str, tmp_path: Path) -> Path:
+    """Where a variant writes: the small tmpfs, or a plain folder for the injected variant."""
+    folder = mounted if disk == "tmpfs" else tmp_path / "out"
+    if folder is None:
+        pytest.skip("cannot mount a small tmpfs here; the injected variant covers this case")
+    folder.mkdir(exist_ok=True)
+    return folder
+
+
 @contextmanager
 def small_disk(path: Path, kilobytes: int):
     """A tmpfs of ``kilobytes`` mounted at ``path`` (None where mounting is not allowed)."""
@@ -192,10 +201,7 @@ def test_force_waits_for_no_one(trained, tmp_path):
 @pytest.mark.parametrize("disk", ["tmpfs", "injected"])
 def test_sample_on_a_full_disk_keeps_the_old_file(trained, tmp_path, monkeypatch, disk):
     with small_disk(tmp_path / "disk", 64) as mounted:
-        folder = mounted if disk == "tmpfs" else tmp_path / "out"
-        if folder is None:
-            pytest.skip("cannot mount a small tmpfs here; the injected variant covers this case")
-        folder.mkdir(exist_ok=True)
+        folder = _output_folder(mounted, disk, tmp_path)
         target = folder / "mydata.csv"
         target.write_text("x0,x1\n1,2\n3,4\n")
         if disk == "tmpfs":
@@ -222,10 +228,7 @@ def test_image_exports_on_a_full_disk_leave_nothing_half_written(tmp_path, monke
         return lambda count: images[next(position):][:count]
 
     with small_disk(tmp_path / "disk", 96) as mounted:
-        folder = mounted if disk == "tmpfs" else tmp_path / "out"
-        if folder is None:
-            pytest.skip("cannot mount a small tmpfs here; the injected variant covers this case")
-        folder.mkdir(exist_ok=True)
+        folder = _output_folder(mounted, disk, tmp_path)
         old = folder / "old.npz"
         np.savez(old, images=np.zeros((2, 4, 4), np.uint8))
         before = old.read_bytes()

@@ -113,20 +113,3 @@ def _read_holder(descriptor: int) -> dict[str, Any]:
     except (OSError, ValueError):
         return {}
     return holder if isinstance(holder, dict) else {}
-
-
-def lock_holder(root: str | Path) -> dict[str, Any] | None:
-    """The recorded details of whoever holds ``root``'s lock now, or None when nobody does."""
-    path = Path(root) / LOCK_NAME
-    if fcntl is None or not path.exists():
-        return None
-    descriptor = os.open(path, os.O_RDONLY)
-    try:
-        fcntl.flock(descriptor, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except OSError:
-        return _read_holder(descriptor)
-    else:
-        fcntl.flock(descriptor, fcntl.LOCK_UN)
-        return None
-    finally:
-        os.close(descriptor)

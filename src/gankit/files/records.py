@@ -77,8 +77,7 @@ def read_log(path: str | Path) -> MetricsLog:
         raw = Path(path).read_bytes()
     except FileNotFoundError:
         return log
-    by_epoch: dict[int, int] = {}
-    lines: list[bytes] = []
+    kept: dict[int, tuple[dict[str, Any], bytes]] = {}  # epoch -> its latest record and line
     for number, line in enumerate(raw.splitlines(), 1):
         if not line.strip():
             continue
@@ -94,14 +93,10 @@ def read_log(path: str | Path) -> MetricsLog:
         if why:
             log.rejected.append((number, line, why))
             continue
-        if record["epoch"] in by_epoch:
-            index = by_epoch[record["epoch"]]
-            log.superseded.append(lines[index])
-            log.records[index] = None  # type: ignore[call-overload]
-        by_epoch[record["epoch"]] = len(log.records)
-        log.records.append(record)
-        lines.append(line)
-    log.records = sorted((r for r in log.records if r is not None), key=lambda r: r["step"])
+        if record["epoch"] in kept:
+            log.superseded.append(kept[record["epoch"]][1])
+        kept[record["epoch"]] = (record, line)
+    log.records = sorted((record for record, _ in kept.values()), key=lambda r: r["step"])
     return log
 
 
