@@ -38,8 +38,11 @@ class Run:
     """A finished or in-progress run folder with its networks loaded (CPU, eval mode)."""
 
     def __init__(self, path: Path, config: Config, generator: nn.Module, discriminator: nn.Module,
-                 checkpoint: Path, sample_shape: tuple[int, ...]):
+                 checkpoint: Path, sample_shape: tuple[int, ...], *, epoch: int | None = None,
+                 uses_ema: bool = False):
         self.path = Path(path)
+        self.epoch = epoch  # the epoch the loaded checkpoint reached (None when not read from a file)
+        self.uses_ema = uses_ema  # whether ``generator`` is the EMA copy
         self.sample_shape = sample_shape
         self.config = config
         self.generator = generator
@@ -241,7 +244,8 @@ def load_run(path: str | Path, checkpoint: str = "last") -> Run:
             raise CheckpointError(mismatch_message(None, config, part, file, exc)) from None
     generator.eval()
     discriminator.eval()
-    return Run(root, config, generator, discriminator, file, dataset_shape)
+    return Run(root, config, generator, discriminator, file, dataset_shape, epoch=int(state.get("epoch", 0)),
+               uses_ema=bool(state.get("generator_ema")))
 
 
 def export_run(path: str | Path, output: str | Path, file_format: str, *, checkpoint: str = "last",

@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from gankit.errors import CheckpointError, ConfigError, GankitError
+from gankit.errors import ConfigError, GankitError
 from gankit.export.card import card_bytes, model_card
 from gankit.export.formats import ARCHITECTURE_KEY, FORMATS, WRITERS
 from gankit.export.module import ExportedGenerator, architecture_of, build_from_architecture
@@ -50,7 +50,7 @@ def export_generator(run: Any, output: str | Path, file_format: str, *, uint8: b
     architecture = architecture_of(run.config.model, run.sample_shape, uint8=uint8, truncation=truncation)
     module = ExportedGenerator(_copy_of(run.generator), architecture)
     payload = WRITERS[file_format](module)
-    epoch, uses_ema = _checkpoint_facts(run.checkpoint)
+    epoch, uses_ema = run.epoch, run.uses_ema  # as load_run read them: the file is not read again
     card = model_card(run, architecture, file_name=output.name, file_format=file_format, epoch=epoch,
                       uses_ema=uses_ema)
     card_json, card_md = card_bytes(card)
@@ -101,15 +101,3 @@ def _copy_of(generator: torch.nn.Module) -> torch.nn.Module:
     import copy
 
     return copy.deepcopy(generator).eval().requires_grad_(False)
-
-
-def _checkpoint_facts(checkpoint: Path) -> tuple[int | None, bool]:
-    """(epoch reached, whether an EMA generator was stored) of the exported checkpoint; (None,
-    False) when the file is not at hand."""
-    from gankit.files.checkpoint import load_checkpoint
-
-    try:
-        state = load_checkpoint(Path(checkpoint))
-    except CheckpointError:
-        return None, False
-    return int(state.get("epoch", 0)), bool(state.get("generator_ema"))
