@@ -53,6 +53,10 @@ METRICS: tuple[Metric, ...] = (
     Metric("class_kl", LOWER, "KL(generated class histogram ‖ real or uniform histogram), nats", log_scale=True),
     Metric("modes_covered", HIGHER, "Stacked MNIST modes (of 1,000) with at least one sample", count=True),
     Metric("modes_kl", LOWER, "KL(generated Stacked MNIST mode histogram ‖ uniform), nats", log_scale=True),
+    Metric("intra_fid", LOWER, "mean over the classes of the FID between real and generated samples of each "
+           "class (conditional runs; Miyato & Koyama 2018)", log_scale=True),
+    Metric("class_accuracy", HIGHER, "share of class-conditioned samples the evaluator assigns to their class "
+           "(conditional runs)"),
     Metric("inception_score", HIGHER, "exp E KL(p(y|x) ‖ p(y)) of the classifier's predictions "
            "(Salimans et al. 2016)"),
     Metric("modes_captured", HIGHER, "2D mixture modes holding at least 20 high-quality samples", count=True),
@@ -88,7 +92,7 @@ TRAINING_KEYS: tuple[str, ...] = (
 )
 # Keys whose values are text or lists; every other value of a record is a number or null.
 TEXT_KEYS = frozenset({"stopped_by", "features"})
-LIST_KEYS = frozenset({"warnings", "diagnostics"})
+LIST_KEYS = frozenset({"warnings", "diagnostics", "intra_fid_per_class"})
 # Keys of a record (or final_metrics.json) that are not evaluation results.
 BOOKKEEPING_KEYS = frozenset({*TRAINING_KEYS, "train_seconds", "stopped_by", *LIST_KEYS})
 # Sample counts and sizes logged beside the metrics: shown as integers, never as metrics.

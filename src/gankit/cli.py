@@ -76,8 +76,12 @@ def sample(
     drs_gamma_percentile: Optional[float] = typer.Option(
         None, help="DRS γ: this percentile of F per batch (default: sample.drs_gamma_percentile, 95)."),
     drs_finetune_steps: Optional[int] = typer.Option(None, help="Fine-tune a copy of D this many steps first."),
+    classes: Optional[str] = typer.Option(
+        None, "--class", help="Conditional runs: the class to draw, by name (cat) or index (3); a comma-separated "
+                              "list (3,5,7) is drawn in turn. Default: classes as often as in the training data."),
 ) -> None:
-    """Draw N samples from a trained generator and write them to disk, batched (optionally truncated or DRS-filtered)."""
+    """Draw N samples from a trained generator and write them to disk, batched (optionally truncated or DRS-filtered,
+    or of one class for a class-conditional run)."""
     from gankit.run import load_run
 
     if n < 1:
@@ -87,8 +91,9 @@ def sample(
     settings = {key: value for key, value in {"drs_gamma_percentile": drs_gamma_percentile,
                                               "drs_finetune_steps": drs_finetune_steps}.items() if value is not None}
     run = load_run(run_dir, checkpoint)
-    path = run.export(n, output, seed=seed, truncation=truncation, drs=drs, **settings)
-    out.print(f"wrote {n} samples to {path}")
+    wanted = _class_list(classes)
+    path = run.export(n, output, seed=seed, truncation=truncation, classes=wanted, drs=drs, **settings)
+    out.print(f"wrote {n} samples{'' if wanted is None else ' of class ' + ', '.join(wanted)} to {path}")
     if drs:
         report = run.drs_report
         out.print(f"DRS: accepted {report['drs_acceptance_rate']:.1%} of {report['drs_proposed']} proposals, "
@@ -105,11 +110,14 @@ def interpolate(
     method: str = typer.Option("slerp", help="linear or slerp (spherical; keeps Gaussian latents typical)."),
     seed: int = typer.Option(0, help="Seed of the end-point latents."),
     checkpoint: str = typer.Option("last", help="last, best, or a .pt path."),
+    classes: Optional[str] = typer.Option(None, "--class", help="Conditional runs: the class of every row, or a "
+                                                               "comma-separated list taken in turn (default: all)."),
 ) -> None:
     """Write a grid of interpolations between random latents (images), or their paths over the data (2D points)."""
     from gankit.run import load_run
 
-    path = load_run(run_dir, checkpoint).interpolate(output, rows=rows, steps=steps, method=method, seed=seed)
+    path = load_run(run_dir, checkpoint).interpolate(output, rows=rows, steps=steps, method=method, seed=seed,
+                                                     classes=_class_list(classes))
     out.print(f"wrote {path}")
 
 
@@ -204,12 +212,22 @@ def report(run_dir: Path = typer.Argument(..., help=RUN_HELP)) -> None:
     print(report_run(run_dir))
 
 
+def _class_list(text: str | None) -> list[str] | None:
+    """``--class`` as written: ``cat`` -> ["cat"], ``3,5,7`` -> ["3", "5", "7"]; None stays None."""
+    names = None if text is None else [part.strip() for part in text.split(",") if part.strip()]
+    if names == []:
+        raise ConfigError("--class: give a class name or index (or a comma-separated list)")
+    return names
+
+
 def _format(metrics: dict, key: str) -> str:
     value, spread = metrics.get(key), metrics.get(f"{key}_std")
     if value is None:
         return ""
     from gankit.numbers import float_text
 
+    if isinstance(value, list):  # per class, in class order
+        return ", ".join(f"{index}: {'–' if item is None else float_text(item, 4)}" for index, item in enumerate(value))
     text = float_text(value) if isinstance(value, float) else str(value)
     return text if spread is None else f"{text} ± {float_text(spread, 2)}"
 

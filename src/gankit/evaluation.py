@@ -26,7 +26,9 @@ from gankit.errors import ConfigError
 from gankit.metrics.boundary import boundary_scores
 from gankit.metrics.images import FeatureSet, score_features
 from gankit.metrics.toy2d import evaluate_points
+from gankit.metrics.conditional import conditional_scores
 from gankit.sampling.generate import generate
+from gankit.sampling.labels import draw_labels
 
 MNIST_LIKE = ("mnist", "stacked-mnist")
 EXTRACT_BATCH = 500
@@ -43,11 +45,15 @@ class FeatureExtractor(Protocol):
 LOGIT_OBJECTIVES = ("bce", "boundary")
 
 
+def reference_order(dataset: Dataset, n: int, seed: int) -> torch.Tensor:
+    """The indices of up to ``n`` real samples, a seeded random subset of the training data."""
+    count = min(n, dataset.tensor.shape[0])
+    return torch.randperm(dataset.tensor.shape[0], generator=torch.Generator().manual_seed(seed))[:count]
+
+
 def reference_sample(dataset: Dataset, n: int, seed: int) -> torch.Tensor:
     """Up to ``n`` real samples, a seeded random subset of the training data."""
-    count = min(n, dataset.tensor.shape[0])
-    order = torch.randperm(dataset.tensor.shape[0], generator=torch.Generator().manual_seed(seed))
-    return dataset.tensor[order[:count]]
+    return dataset.tensor[reference_order(dataset, n, seed)]
 
 
 def load_extractor(eval_config, data_name: str = "mnist", device: str = "cpu") -> FeatureExtractor | None:
@@ -140,15 +146,23 @@ class Scorer:
         return self._real
 
     def score(self, generator_net: nn.Module | None, discriminator: nn.Module | None = None, *,
-              seed: int | None = None, fake: Tensor | None = None) -> dict[str, Any]:
+              seed: int | None = None, fake: Tensor | None = None, fake_labels: Tensor | None = None
+              ) -> dict[str, Any]:
         """Metrics of ``eval.n`` samples of the generator (latents seeded by ``seed``,
-        default ``eval.seed``), or of ``fake`` samples when given."""
+        default ``eval.seed``), or of ``fake`` samples when given (of classes ``fake_labels``
+        for a conditional run). A conditional generator's samples follow the data's class
+        frequencies, and also get intra-FID and the evaluator's class accuracy."""
         e, m = self.config.eval, self.config.model
         if fake is None:
             latent_generator = torch.Generator(device=self.device).manual_seed(e.seed if seed is None else seed)
+            fake_labels = draw_labels(generator_net, e.n, latent_generator)
             fake = generate(generator_net, e.n, latent_dim=m.latent_dim, distribution=m.latent_distribution,
-                            generator=latent_generator, device=self.device)
+                            generator=latent_generator, device=self.device, labels=fake_labels)
         real = self.real_images(e.n)
+        real_labels = None
+        if fake_labels is not None:
+            real_labels = self.dataset.labels[reference_order(self.dataset, e.n, e.seed)]
+            fake_labels = fake_labels.cpu()
         if self.dataset.kind == "points":
             scores = evaluate_points(real, fake, self.dataset.geometry, k=e.k, curve_tolerance=e.curve_tolerance)
         elif self._extractor is None:
@@ -157,15 +171,23 @@ class Scorer:
             fake_set = extract(self._extractor, fake, self.per_channel)
             scores = {"features": self._extractor.name,
                       **score_features(self._real_features(), fake_set, **_feature_options(e))}
+            if fake_labels is not None and not self.per_channel:
+                per_class = conditional_scores(self._real_features().features, real_labels, fake_set.features,
+                                               fake_set.probs, fake_labels, self.dataset.label_names,
+                                               getattr(self._extractor, "class_names", []))
+                scores["warnings"] = scores.get("warnings", []) + per_class.pop("warnings")
+                scores.update(per_class)
         if discriminator is not None and self.config.objective.name in LOGIT_OBJECTIVES and fake.ndim == 4:
-            scores.update(boundary_for(discriminator, real, fake, self.config.model.pack, self.device))
+            scores.update(boundary_for(discriminator, real, fake, self.config.model.pack, self.device,
+                                       real_labels, fake_labels))
         return scores
 
 
 def discriminator_probs(discriminator: nn.Module, samples: Tensor, pack: int = 1, device: str = "cpu",
-                        batch_size: int = 512) -> Tensor:
-    """σ(D(x)) per sample; with PacGAN packing each group's probability is given to its members
-    (a trailing remainder of fewer than ``pack`` samples is dropped)."""
+                        batch_size: int = 512, labels: Tensor | None = None) -> Tensor:
+    """σ(D(x)) per sample (σ(D(x, y)) for a conditional D, with the samples' ``labels``); with
+    PacGAN packing each group's probability is given to its members (a trailing remainder of
+    fewer than ``pack`` samples is dropped)."""
     usable = samples.shape[0] - samples.shape[0] % pack
     batch = max(pack, batch_size - batch_size % pack)
     was_training = discriminator.training
@@ -173,14 +195,18 @@ def discriminator_probs(discriminator: nn.Module, samples: Tensor, pack: int = 1
     outputs = []
     with torch.no_grad():
         for start in range(0, usable, batch):
-            logits = discriminator(samples[start : min(start + batch, usable)].to(device)).float().reshape(-1)
+            stop = min(start + batch, usable)
+            conditioned = () if labels is None else (labels[start:stop].to(device),)
+            logits = discriminator(samples[start:stop].to(device), *conditioned).float().reshape(-1)
             outputs.append(torch.sigmoid(logits).repeat_interleave(pack).cpu())
     discriminator.train(was_training)
     return torch.cat(outputs) if outputs else torch.empty(0)
 
 
-def boundary_for(discriminator: nn.Module, real: Tensor, fake: Tensor, pack: int, device: str) -> dict[str, Any]:
-    """The lung-cell boundary-loss study's s1, s2, s3, score for images (N, C, H, W) in [−1, 1], compared as pixels in [0, 1]."""
-    real_probs = discriminator_probs(discriminator, real, pack, device)
-    fake_probs = discriminator_probs(discriminator, fake, pack, device)
+def boundary_for(discriminator: nn.Module, real: Tensor, fake: Tensor, pack: int, device: str,
+                 real_labels: Tensor | None = None, fake_labels: Tensor | None = None) -> dict[str, Any]:
+    """The lung-cell boundary-loss study's s1, s2, s3, score for images (N, C, H, W) in [−1, 1],
+    compared as pixels in [0, 1] (a conditional D judges each sample at its class)."""
+    real_probs = discriminator_probs(discriminator, real, pack, device, labels=real_labels)
+    fake_probs = discriminator_probs(discriminator, fake, pack, device, labels=fake_labels)
     return boundary_scores(real_probs, fake_probs, (real[: len(real_probs)] + 1) / 2, (fake[: len(fake_probs)] + 1) / 2)

@@ -40,6 +40,11 @@ def validate(config: Config) -> Config:
         raise ConfigError(
             f"train.batch_size: {config.train.batch_size} is not divisible by model.pack={config.model.pack}"
         )
+    if config.model.conditional and config.model.pack > 1:
+        raise ConfigError("model.conditional: does not combine with model.pack > 1 (a pack would hold samples of "
+                          "several classes); set model.pack=1")
+    if config.model.class_dim < 1:
+        raise ConfigError(f"model.class_dim: must be at least 1, got {config.model.class_dim}")
     if config.data.name == "points" and not config.data.path:
         raise ConfigError("data.path: data.name=points needs data.path=FILE (.csv or .npy)")
     if config.data.name == "folder" and not config.data.path:

@@ -69,3 +69,16 @@ class Dataset:
 
     def __len__(self) -> int:
         return int(self.tensor.shape[0])
+
+    @property
+    def n_classes(self) -> int | None:
+        """How many classes the labels index (None for data without labels)."""
+        if self.labels is None:
+            return None
+        return len(self.class_names) if self.class_names else int(self.labels.max()) + 1
+
+    @property
+    def label_names(self) -> list[str] | None:
+        """The name of every class (its index as text where the data names none); None without labels."""
+        count = self.n_classes
+        return None if count is None else list(self.class_names or [str(i) for i in range(count)])

@@ -47,7 +47,8 @@ def export_generator(run: Any, output: str | Path, file_format: str, *, uint8: b
     if output.is_dir():
         raise ConfigError(f"-o: '{output}' is a folder; give a file name such as {output / 'generator.onnx'}")
     truncation = run.config.sample.truncation
-    architecture = architecture_of(run.config.model, run.sample_shape, uint8=uint8, truncation=truncation)
+    architecture = architecture_of(run.config.model, run.sample_shape, uint8=uint8, truncation=truncation,
+                                   class_names=run.class_names)
     module = ExportedGenerator(_copy_of(run.generator), architecture)
     payload = WRITERS[file_format](module)
     epoch, uses_ema = run.epoch, run.uses_ema  # as load_run read them: the file is not read again

@@ -25,12 +25,16 @@ _NOT_METRICS = frozenset({"step", "time", "epoch", "epoch_seconds", "samples_per
 def usage_lines(file_format: str, file_name: str, architecture: dict[str, Any]) -> list[str]:
     """Three lines of Python that load ``file_name`` and generate 16 samples from it."""
     dim, uniform = architecture["latent_dim"], architecture["latent_distribution"] == "uniform"
+    conditional = bool(architecture.get("class_names"))  # then the second input is the class of each sample
     if file_format == "onnx":
         draw = f"np.random.uniform(-1, 1, (16, {dim}))" if uniform else f"np.random.randn(16, {dim})"
+        labels = ", 'labels': np.full(16, 0, dtype=np.int64)" if conditional else ""
         return ["import numpy as np, onnxruntime as ort",
                 f"session = ort.InferenceSession({file_name!r}, providers=['CPUExecutionProvider'])",
-                f"{architecture['output']['name']} = session.run(None, {{'z': {draw}.astype(np.float32)}})[0]"]
+                f"{architecture['output']['name']} = session.run(None, {{'z': {draw}.astype(np.float32){labels}}})[0]"]
     draw = f"torch.rand(16, {dim}) * 2 - 1" if uniform else f"torch.randn(16, {dim})"
+    if conditional:
+        draw += ", torch.full((16,), 0)"
     if file_format == "torchscript":
         return ["import torch", f"generator = torch.jit.load({file_name!r}).eval()",
                 f"{architecture['output']['name']} = generator({draw})"]
@@ -82,6 +86,7 @@ def model_card(run: Any, architecture: dict[str, Any], *, file_name: str, file_f
 def card_markdown(card: dict[str, Any]) -> str:
     """The card as a short Markdown page."""
     latent, metrics, output = card["latent"], card["metrics"], card["output"]
+    classes = card["architecture"].get("class_names") or []
     distribution = "N(0, I)" if latent["distribution"] == "normal" else "U(-1, 1)"
     truncation = f", truncated to ±{latent['truncation']}" if latent["truncation"] else ""
     shape = " × ".join(str(d) for d in output["shape"][1:])
@@ -95,6 +100,9 @@ def card_markdown(card: dict[str, Any]) -> str:
         f"- trained: {card['training']['epochs']} epochs (checkpoint {card['checkpoint']}"
         + (", EMA generator)" if card["ema_generator"] else ")"),
         f"- input: `z` float32 of shape (batch, {latent['dim']}), z ~ {distribution}{truncation}",
+        *([f"- input: `labels` int64 of shape (batch,), the class of each sample: "
+           + ", ".join(f"{index} = {name}" for index, name in enumerate(classes[:30]))
+           + (f", … ({len(classes)} classes)" if len(classes) > 30 else "")] if classes else []),
         f"- output: `{output['name']}` {output['dtype']} of shape (batch, {shape})"
         + (f", values in {output['range']}" if output.get("range") else ""),
         "- versions: " + ", ".join(f"{name} {value}" for name, value in card["versions"].items()), "",

@@ -28,7 +28,7 @@ ARCHITECTURE_FORMAT = "gankit-generator"
 ARCHITECTURE_VERSION = 1
 # The ModelConfig fields that shape the generator (the rest describe the discriminator).
 GENERATOR_FIELDS = ("family", "dcgan_style", "base_width", "latent_dim", "latent_distribution", "g_hidden",
-                    "g_slope", "g_dropout", "g_batch_norm", "g_output")
+                    "g_slope", "g_dropout", "g_batch_norm", "g_output", "conditional", "class_dim")
 
 
 def is_image_shape(sample_shape: tuple[int, ...]) -> bool:
@@ -62,9 +62,10 @@ class ExportedGenerator(nn.Module):
 
 
 def architecture_of(model_config: ModelConfig, sample_shape: tuple[int, ...], *, uint8: bool = False,
-                    truncation: float = 0.0) -> dict[str, Any]:
+                    truncation: float = 0.0, class_names: list[str] | None = None) -> dict[str, Any]:
     """The JSON-able record that rebuilds the generator (:func:`build_from_architecture`) and
-    names the exported model's inputs and output."""
+    names the exported model's inputs and output: ``z``, and for a conditional generator
+    ``labels`` (int64 class indices, ``class_names[i]`` for label i)."""
     sample_shape = tuple(int(d) for d in sample_shape)
     images = is_image_shape(sample_shape)
     if uint8 and not images:
@@ -72,12 +73,19 @@ def architecture_of(model_config: ModelConfig, sample_shape: tuple[int, ...], *,
                           f"{sample_shape}; export without --uint8")
     model = {name: value for name, value in asdict(model_config).items() if name in GENERATOR_FIELDS}
     output = "images" if images else "points"
+    inputs = [{"name": "z", "shape": ["batch", int(model_config.latent_dim)], "dtype": "float32"}]
+    classes = {}
+    if model_config.conditional:
+        if not class_names:
+            raise ConfigError("a conditional generator's export needs its class names (from the checkpoint)")
+        inputs.append({"name": "labels", "shape": ["batch"], "dtype": "int64"})
+        classes = {"class_names": [str(name) for name in class_names]}
     return {
         "format": ARCHITECTURE_FORMAT, "version": ARCHITECTURE_VERSION,
         "family": model_config.family, "sample_shape": list(sample_shape),
         "latent_dim": int(model_config.latent_dim), "latent_distribution": model_config.latent_distribution,
         "truncation": float(truncation), "uint8": bool(uint8), "model": model,
-        "inputs": [{"name": "z", "shape": ["batch", int(model_config.latent_dim)], "dtype": "float32"}],
+        "inputs": inputs, **classes,
         "output": {"name": output, "shape": ["batch", *sample_shape], "dtype": "uint8" if uint8 else "float32",
                    "range": "[0, 255]" if uint8 else ("[-1, 1]" if model_config.g_output == "tanh" else None)},
     }
@@ -92,7 +100,8 @@ def build_from_architecture(architecture: dict[str, Any]) -> ExportedGenerator:
                           f"reads ({ARCHITECTURE_VERSION}); upgrade gankit")
     known = {f.name for f in fields(ModelConfig)}
     model_config = ModelConfig(**{k: v for k, v in architecture["model"].items() if k in known})
-    generator = build_generator(model_config, tuple(architecture["sample_shape"]))
+    n_classes = len(architecture["class_names"]) if architecture.get("class_names") else None
+    generator = build_generator(model_config, tuple(architecture["sample_shape"]), n_classes)
     return ExportedGenerator(generator, architecture)
 
 

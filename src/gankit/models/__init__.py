@@ -7,19 +7,29 @@ the slopes, dropout and batch norm of their style explicitly.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from torch import nn
 
 from gankit.errors import ConfigError
+from gankit.models.conditional import ConditionalGenerator, ProjectionDiscriminator, is_conditional
 from gankit.models.dcgan import DCGANDiscriminator, DCGANGenerator
 from gankit.models.mlp import MLPDiscriminator, MLPGenerator
+
+__all__ = ["MODEL_FAMILIES", "build_discriminator", "build_generator", "build_models", "is_conditional"]
 
 # Every model.family the builders know (config/schema.py's choices are tested equal to it).
 MODEL_FAMILIES: tuple[str, ...] = ("mlp", "dcgan")
 
 
-def build_generator(model_config, sample_shape: tuple[int, ...]) -> nn.Module:
-    """The generator for data of ``sample_shape`` (e.g. (2,) points, (1, 28, 28) digits)."""
+def build_generator(model_config, sample_shape: tuple[int, ...], n_classes: int | None = None) -> nn.Module:
+    """The generator for data of ``sample_shape`` (e.g. (2,) points, (1, 28, 28) digits); with
+    ``model.conditional`` it takes (z, labels) of ``n_classes`` classes (models/conditional.py)."""
     m = model_config
+    if m.conditional:
+        n_classes = _class_count(n_classes)
+        base = build_generator(replace(m, conditional=False, latent_dim=m.latent_dim + m.class_dim), sample_shape)
+        return ConditionalGenerator(base, m.latent_dim, n_classes, m.class_dim)
     if m.family == "dcgan":
         _require_images(sample_shape)
         return DCGANGenerator(
@@ -32,9 +42,14 @@ def build_generator(model_config, sample_shape: tuple[int, ...]) -> nn.Module:
     )
 
 
-def build_discriminator(model_config, sample_shape: tuple[int, ...]) -> nn.Module:
-    """The discriminator (raw scores, one per pack of ``model.pack`` samples)."""
+def build_discriminator(model_config, sample_shape: tuple[int, ...], n_classes: int | None = None) -> nn.Module:
+    """The discriminator (raw scores, one per pack of ``model.pack`` samples); with
+    ``model.conditional`` a projection discriminator taking (x, labels)."""
     m = model_config
+    if m.conditional:
+        n_classes = _class_count(n_classes)
+        base = build_discriminator(replace(m, conditional=False), sample_shape)
+        return ProjectionDiscriminator(base, n_classes, spectral_norm=m.spectral_norm)
     if m.family == "dcgan":
         _require_images(sample_shape)
         return DCGANDiscriminator(
@@ -48,8 +63,17 @@ def build_discriminator(model_config, sample_shape: tuple[int, ...]) -> nn.Modul
     )
 
 
-def build_models(model_config, sample_shape: tuple[int, ...]) -> tuple[nn.Module, nn.Module]:
-    return build_generator(model_config, sample_shape), build_discriminator(model_config, sample_shape)
+def build_models(model_config, sample_shape: tuple[int, ...], n_classes: int | None = None
+                 ) -> tuple[nn.Module, nn.Module]:
+    return (build_generator(model_config, sample_shape, n_classes),
+            build_discriminator(model_config, sample_shape, n_classes))
+
+
+def _class_count(n_classes: int | None) -> int:
+    if n_classes is None:
+        raise ConfigError("model.conditional=true needs data with classes (one subfolder per class, or MNIST's "
+                          "labels); this data has none: set model.conditional=false")
+    return int(n_classes)
 
 
 def _require_images(sample_shape: tuple[int, ...]) -> None:

@@ -189,6 +189,14 @@ class DCGANDiscriminator(nn.Module):
         init_weights(self)
 
     def forward(self, x: Tensor) -> Tensor:
+        return self.net(self.packed(x)).squeeze(1)
+
+    def features(self, x: Tensor) -> Tensor:
+        """The input of the final Linear (B // pack, F): what a projection head reads."""
+        return self.net[:-1](self.packed(x))
+
+    def packed(self, x: Tensor) -> Tensor:
+        """(B, C, H, W) -> (B // pack, pack·C, H, W), checked."""
         if x.ndim != 4 or tuple(x.shape[1:]) != self.in_shape:
             raise ValueError(f"discriminator expects images of shape (B, {', '.join(map(str, self.in_shape))}), "
                              f"got {tuple(x.shape)}")
@@ -196,8 +204,7 @@ class DCGANDiscriminator(nn.Module):
         if batch % self.pack:
             raise PackSizeError(f"batch of {batch} samples cannot be split into packs of {self.pack}: "
                                 f"use a batch size (and sample count) that is a multiple of {self.pack}")
-        packed = x.reshape(batch // self.pack, self.pack * channels, height, width)
-        return self.net(packed).squeeze(1)
+        return x.reshape(batch // self.pack, self.pack * channels, height, width)
 
 
 _CONVS = (nn.Conv1d, nn.Conv2d, nn.Conv3d)

@@ -167,6 +167,10 @@ class MLPDiscriminator(_PlainChain, nn.Module):
         out = self._through_chain(rows)
         return (self.net(rows) if out is None else out).squeeze(1)
 
+    def features(self, x: Tensor) -> Tensor:
+        """The input of the final Linear (B // pack, F): what a projection head reads."""
+        return self.net[:-1](self.pack_rows(x))
+
 
 def _use_chain(chain, x: Tensor) -> bool:
     """The one-node chain runs unless the model is not a plain chain, is being compiled (dynamo

@@ -66,13 +66,14 @@ def image_grid(images: Tensor | np.ndarray, nrow: int = 10, padding: int = 2,
 
 
 def save_grid(images: Tensor | np.ndarray, path: str | Path, nrow: int = 10, upscale: int | None = None,
-              title: str | None = None) -> Path:
+              title: str | None = None, row_labels: list[str] | None = None) -> Path:
     """Write ``image_grid(images, nrow)`` as a PNG; returns the path.
 
     ``upscale`` enlarges every pixel to an upscale × upscale block (nearest
     neighbour: no blur); None picks the smallest factor making the grid at least
     ``GRID_MIN_WIDTH`` pixels wide (×2 for a 10 × 10 grid of 28 px digits). ``title``
-    is written on a white band above the grid. The file is written to a temporary
+    is written on a white band above the grid; ``row_labels`` (one per grid row, e.g. the
+    classes of a conditional run's grid) on a white band left of it. The file is written to a temporary
     name and moved into place, so a reader never sees half a PNG.
     """
     grid = image_grid(images, nrow=nrow)
@@ -82,6 +83,8 @@ def save_grid(images: Tensor | np.ndarray, path: str | Path, nrow: int = 10, ups
     picture = Image.fromarray(grid)
     if factor > 1:
         picture = picture.resize((grid.shape[1] * factor, grid.shape[0] * factor), Image.Resampling.NEAREST)
+    if row_labels:
+        picture = _with_row_labels(picture, row_labels)
     if title:
         picture = _with_title(picture, title)
     with atomic_path(path) as temporary:
@@ -100,3 +103,22 @@ def _with_title(picture: Image.Image, title: str) -> Image.Image:
     position = (max(0, (picture.width - left - right) // 2), (band - top - bottom) // 2)
     ImageDraw.Draw(titled).text(position, title, fill=0 if picture.mode == "L" else (0, 0, 0), font=font)
     return titled
+
+
+def _with_row_labels(picture: Image.Image, labels: list[str]) -> Image.Image:
+    """``picture`` right of a white band holding one label, vertically centred, per grid row."""
+    font = ImageFont.load_default(size=max(12, picture.width // 45))
+    draw = ImageDraw.Draw(picture)
+    widths = [draw.textbbox((0, 0), label, font=font)[2] for label in labels]
+    margin = max(6, picture.width // 100)
+    band = max(widths) + 2 * margin
+    white = 255 if picture.mode == "L" else (255, 255, 255)
+    labelled = Image.new(picture.mode, (picture.width + band, picture.height), white)
+    labelled.paste(picture, (band, 0))
+    row_height = picture.height / len(labels)
+    pen = ImageDraw.Draw(labelled)
+    for index, (label, width) in enumerate(zip(labels, widths)):
+        _, top, _, bottom = pen.textbbox((0, 0), label, font=font)
+        y = round((index + 0.5) * row_height - (top + bottom) / 2)
+        pen.text((band - margin - width, y), label, fill=0 if picture.mode == "L" else (0, 0, 0), font=font)
+    return labelled

@@ -216,11 +216,16 @@ def drs_log_ratio(discriminator: nn.Module, objective: Objective, pack: int = 1,
 
 def finetune_discriminator(discriminator: nn.Module, objective: Objective, draw: Callable[[int], Tensor],
                            real: Tensor, *, steps: int, batch_size: int = 64, lr: float = 2e-4,
-                           betas: tuple[float, float] = (0.5, 0.999), generator: torch.Generator) -> nn.Module:
+                           betas: tuple[float, float] = (0.5, 0.999), generator: torch.Generator,
+                           real_labels: Tensor | None = None) -> nn.Module:
     """A copy of D trained ``steps`` more steps on real vs. generated samples (the paper's
     first DRS step); G stays frozen (``draw`` is called under no_grad) and the original D is
     untouched. Real batches are drawn from ``real`` with ``generator``; Adam, the objective's
     D loss (plus its gradient penalty where it has one). The copy is returned in eval mode.
+
+    A conditional D is fine-tuned on (image, class) pairs: ``real_labels`` are the reals'
+    classes, and ``draw(labels)`` then generates one fake per label; each fake batch gets the
+    classes of its real batch (so the fakes follow the data's class frequencies).
     """
     pack = getattr(discriminator, "pack", 1)
     if steps < 0 or batch_size < pack or batch_size % pack:
@@ -234,12 +239,23 @@ def finetune_discriminator(discriminator: nn.Module, objective: Objective, draw:
     for _ in range(steps):
         index = torch.randint(real.shape[0], (batch_size,), generator=generator)
         real_batch = real[index].to(device)
-        with torch.no_grad():
-            fake_batch = draw(batch_size).to(device)
-        loss_real, loss_fake = objective.d_losses(tuned(real_batch), tuned(fake_batch))
+        if real_labels is None:
+            with torch.no_grad():
+                fake_batch = draw(batch_size).to(device)
+            real_out, fake_out = tuned(real_batch), tuned(fake_batch)
+            critic = tuned
+        else:
+            labels = real_labels[index].to(device)
+            with torch.no_grad():  # the fakes get the classes of the same real batch: pairs of like classes
+                fake_batch = draw(labels.cpu()).to(device)
+            real_out, fake_out = tuned(real_batch, labels), tuned(fake_batch, labels)
+
+            def critic(x: Tensor, labels: Tensor = labels) -> Tensor:
+                return tuned(x, labels)
+        loss_real, loss_fake = objective.d_losses(real_out, fake_out)
         loss = loss_real + loss_fake
         if objective.uses_gradient_penalty:
-            loss = loss + objective.gp_weight * gradient_penalty(tuned, real_batch, fake_batch, generator=generator)
+            loss = loss + objective.gp_weight * gradient_penalty(critic, real_batch, fake_batch, generator=generator)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

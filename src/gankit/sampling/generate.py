@@ -7,6 +7,9 @@ from typing import Callable
 import torch
 from torch import nn
 
+from gankit.errors import ConfigError
+from gankit.models.conditional import is_conditional
+from gankit.sampling.labels import draw_labels
 from gankit.sampling.latent import sample_latent
 
 
@@ -22,8 +25,18 @@ def generate(
     device: torch.device | str = "cpu",
     truncation: float | None = None,
     on_batch: Callable[[int], None] | None = None,
+    labels: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """``n`` samples of G(z) on the CPU, drawn in batches; the network is left in its mode."""
+    """``n`` samples of G(z) on the CPU, drawn in batches; the network is left in its mode.
+
+    A conditional generator gets ``labels`` (n,) — or, when None, labels drawn first from
+    ``generator`` with the training data's class frequencies (sampling/labels.py)."""
+    if labels is None:
+        labels = draw_labels(generator_net, n, generator)
+    elif not is_conditional(generator_net):
+        raise ConfigError("class labels were given, but this generator is not class-conditional")
+    elif labels.shape != (n,):
+        raise ValueError(f"expected {n} labels, got shape {tuple(labels.shape)}")
     was_training = generator_net.training
     generator_net.eval()
     chunks = []
@@ -32,7 +45,10 @@ def generate(
             count = min(batch_size, n - start)
             z = sample_latent(count, latent_dim, distribution, generator=generator, device=device,
                               truncation=truncation)
-            chunks.append(generator_net(z).float().cpu())
+            if labels is None:
+                chunks.append(generator_net(z).float().cpu())
+            else:
+                chunks.append(generator_net(z, labels[start:start + count].to(z.device)).float().cpu())
             if on_batch is not None:
                 on_batch(count)
     finally:

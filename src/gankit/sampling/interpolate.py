@@ -21,6 +21,7 @@ from torch import Tensor, nn
 from gankit.errors import ConfigError, GankitError
 from gankit.pictures.figures import plt, save_figure
 from gankit.pictures.grid import save_grid
+from gankit.models.conditional import is_conditional, unwrap
 from gankit.sampling.latent import sample_latent
 
 __all__ = ["INTERPOLATION_METHODS", "interpolate", "interpolation_latents", "save_interpolation"]
@@ -57,9 +58,11 @@ def interpolation_latents(start: Tensor, end: Tensor, steps: int, method: str = 
 @torch.no_grad()
 def interpolate(generator_net: nn.Module, latent_dim: int, *, rows: int = 8, steps: int = 10,
                 method: str = "linear", distribution: str = "normal", seed: int = 0,
-                truncation: float | None = None) -> Tensor:
+                truncation: float | None = None, labels: Tensor | None = None) -> Tensor:
     """G along ``rows`` interpolations between random latents (seeded), ``steps`` points each:
-    a CPU tensor (rows, steps, *sample_shape). G runs in eval mode and is left in its mode."""
+    a CPU tensor (rows, steps, *sample_shape). A conditional G draws row i at class ``labels[i]``
+    (default: the classes in turn, row i at class i mod their count). G runs in eval mode and
+    is left in its mode."""
     if rows < 1:
         raise ConfigError(f"an interpolation needs rows >= 1, got {rows}")
     rng = torch.Generator().manual_seed(seed)
@@ -71,7 +74,12 @@ def interpolate(generator_net: nn.Module, latent_dim: int, *, rows: int = 8, ste
     was_training = generator_net.training
     generator_net.eval()
     try:
-        samples = generator_net(latents.reshape(rows * steps, latent_dim).to(device)).float().cpu()
+        conditioned = ()
+        if is_conditional(generator_net):
+            if labels is None:
+                labels = torch.arange(rows) % unwrap(generator_net).n_classes
+            conditioned = (labels.to(torch.int64).repeat_interleave(steps).to(device),)
+        samples = generator_net(latents.reshape(rows * steps, latent_dim).to(device), *conditioned).float().cpu()
     finally:
         generator_net.train(was_training)
     return samples.reshape(rows, steps, *samples.shape[1:])

@@ -51,7 +51,7 @@ def end_epoch(trainer: Trainer, records: list[dict[str, Any]]) -> None:
         trainer.tensorboard.log_record(record)
     if _due(trainer.epoch, c.train.sample_every, last or bool(trainer.stopped_by)):
         plot_epoch(trainer.sampling_generator, trainer.fixed_latents, trainer.dataset, c, trainer.epoch, records,
-                   trainer.paths.samples, trainer.paths.plots)
+                   trainer.paths.samples, trainer.paths.plots, trainer.fixed_labels)
         if trainer.tensorboard is not None:
             trainer.tensorboard.log_image("samples", trainer.paths.samples / f"epoch_{trainer.epoch:04d}.png",
                                           trainer.step)

@@ -52,16 +52,24 @@ class EvaluationHook:
 
 @torch.no_grad()
 def plot_epoch(generator_net: nn.Module, fixed_latents: torch.Tensor, dataset: Dataset, config: Config,
-               epoch: int, records: list[dict[str, Any]], samples_dir: Path, plots_dir: Path) -> None:
-    """``samples/epoch_NNNN.png`` (a grid of the fixed latents, or generated points over real
-    ones), ``plots/losses.png`` and ``plots/metrics.png``."""
+               epoch: int, records: list[dict[str, Any]], samples_dir: Path, plots_dir: Path,
+               fixed_labels: torch.Tensor | None = None) -> None:
+    """``samples/epoch_NNNN.png`` (a grid of the fixed latents — one row per class for a
+    conditional run — or generated points over real ones), ``plots/losses.png`` and
+    ``plots/metrics.png``."""
     was_training = generator_net.training
     generator_net.eval()
-    fake = generator_net(fixed_latents).float().cpu()
+    conditioned = () if fixed_labels is None else (fixed_labels,)
+    fake = generator_net(fixed_latents, *conditioned).float().cpu()
     generator_net.train(was_training)
     path = samples_dir / f"epoch_{epoch:04d}.png"
     if dataset.kind == "images":
-        save_grid(fake[:GRID_SAMPLES], path, nrow=10, title=f"{config.data.name} - epoch {epoch}")
+        row_labels = None
+        if fixed_labels is not None:
+            names = dataset.label_names
+            row_labels = [names[int(label)] for label in fixed_labels[::10].tolist()]
+        save_grid(fake[:GRID_SAMPLES], path, nrow=10, title=f"{config.data.name} - epoch {epoch}",
+                  row_labels=row_labels)
     else:
         scatter_plot(dataset.tensor[:PLOT_SAMPLES].numpy(), fake.numpy(), path,
                      title=f"{config.data.name} · epoch {epoch}")

@@ -31,6 +31,7 @@ def training_state(trainer: Trainer) -> dict[str, Any]:
     extra = {"small_data": small_data.state_dict()} if small_data is not None else {}  # ADA's p, LeCam's averages
     return {
         "config": trainer.config.to_dict(), "sample_shape": list(trainer.dataset.sample_shape),
+        "class_names": trainer.class_names,  # a conditional run's classes, label i = class_names[i]
         "epoch": trainer.epoch, "batch": trainer.batch, "step": trainer.step, "elapsed": trainer.elapsed,
         "generator": m.generator.state_dict(), "discriminator": m.discriminator.state_dict(),
         "generator_ema": m.generator_ema.state_dict() if m.generator_ema is not None else None,

@@ -197,11 +197,12 @@ class AdversarialStep:
         """The plain MLP chains when the step runs with hand-written gradients (manual_mlp.py)."""
         return self.prepared().chains if self.use_manual else None
 
-    def _penalty(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
-        """WGAN-GP penalty at this rank's rows of the global batch's mixing weights (float32)."""
+    def _penalty(self, critic, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+        """WGAN-GP penalty of ``critic`` (D, or D at the batch's classes) at this rank's rows of the
+        global batch's mixing weights (float32)."""
         shape = (self.global_batch,) + (1,) * (real.dim() - 1)
         alpha = torch.rand(shape, generator=self.rng, device=real.device, dtype=real.dtype)[self.rows]
-        return gradient_penalty(self.models.discriminator, real, fake.to(real.dtype), alpha=alpha)
+        return gradient_penalty(critic, real, fake.to(real.dtype), alpha=alpha)
 
     def seen(self, images: torch.Tensor) -> torch.Tensor:
         """What D sees of ``images``: augmented when the run augments (same draws on every rank)."""
@@ -227,34 +228,40 @@ class AdversarialStep:
         if m.generator_ema is not None:
             update_ema(m.generator_ema, m.generator, ema_decay_at(self.ema_decay, generator_steps), pairs)
 
-    def __call__(self, real: torch.Tensor, with_generator_step: bool, generator_steps: int = 0) -> torch.Tensor:
+    def __call__(self, real: torch.Tensor, with_generator_step: bool, generator_steps: int = 0,
+                 labels: torch.Tensor | None = None) -> torch.Tensor:
         """One D step, and a G step when ``with_generator_step``; ``generator_steps`` (G steps
-        taken so far) sets the EMA warm-up. ``real`` is this process's rows of the batch."""
+        taken so far) sets the EMA warm-up. ``real`` is this process's rows of the batch;
+        ``labels`` their classes for a conditional GAN (the fakes are drawn for the same classes)."""
         prepared = self.prepared()
-        if self.use_manual and prepared.chains is not None:
+        if self.use_manual and prepared.chains is not None and labels is None:
             return manual_step(self, prepared, real, with_generator_step, generator_steps)
         m, objective = self.models, self.objective
         g_net = m.generator if m.generator_train is None else m.generator_train  # (no truth test: a compiled
         d_net = m.discriminator if m.discriminator_train is None else m.discriminator_train  # module has no len)
         batch = real.shape[0]
         z = self.latents()
+        conditioned = () if labels is None else (labels,)
         with torch.set_grad_enabled(with_generator_step), self._autocast():
-            fake = g_net(z)
+            fake = g_net(z, *conditioned)
         fake_input = fake.detach()
         real_seen, fake_seen = self.seen(real), self.seen(fake_input)
         with self._autocast():
             if self.concat_real_fake:
-                scores = d_net(torch.cat([real_seen, fake_seen.to(real.dtype)])).float()
+                both = () if labels is None else (torch.cat([labels, labels]),)
+                scores = d_net(torch.cat([real_seen, fake_seen.to(real.dtype)]), *both).float()
                 real_out, fake_out = scores[: batch // self.pack], scores[batch // self.pack:]
             else:
-                real_out, fake_out = d_net(real_seen).float(), m.discriminator(fake_seen).float()
+                real_out = d_net(real_seen, *conditioned).float()
+                fake_out = m.discriminator(fake_seen, *conditioned).float()
                 scores = torch.cat([real_out, fake_out])
+        critic = m.discriminator if labels is None else (lambda x: m.discriminator(x, labels))
         loss_real, loss_fake = objective.d_losses(real_out, fake_out)
         d_loss = loss_real + loss_fake
         if objective.uses_gradient_penalty:
-            d_loss = d_loss + objective.gp_weight * self._penalty(real_seen, fake_seen)
+            d_loss = d_loss + objective.gp_weight * self._penalty(critic, real_seen, fake_seen)
         if self.small_data is not None:
-            extra = self.small_data.d_regularisers(m.discriminator, real_seen, real_out, fake_out)
+            extra = self.small_data.d_regularisers(critic, real_seen, real_out, fake_out)
             d_loss = d_loss if extra is None else d_loss + extra
         _clear_grads(prepared.d_params)
         d_loss.backward()
@@ -266,7 +273,7 @@ class AdversarialStep:
         g_loss = grad_norm = self.zero
         if with_generator_step:
             with self._autocast():
-                g_loss = objective.g_loss(m.discriminator(self.seen(fake)).float())
+                g_loss = objective.g_loss(m.discriminator(self.seen(fake), *conditioned).float())
             _clear_grads(prepared.g_params)
             g_loss.backward(inputs=prepared.g_params)
             grad_norm = self.gradient_norm(prepared.g_params)

@@ -34,8 +34,9 @@ from gankit.files.lock import RunLock
 from gankit.files.records import read_records, truncate_records, write_json
 from gankit.files.rundir import RunPaths
 from gankit.models import build_models
+from gankit.models.conditional import set_class_weights
 from gankit.objectives import build_objective
-from gankit.sampling.latent import sample_latent
+from gankit.sampling.grid_inputs import fixed_inputs
 from gankit.files import checkpoint as ckpt
 from gankit.training import distributed
 from gankit.training.epoch_end import end_epoch
@@ -87,8 +88,14 @@ class Trainer:
         self.total_steps = self.steps_per_epoch * t.epochs
         self.rows = distributed.rank_rows(t.batch_size, config.model.pack, self.place)
 
+        # Class-conditional runs train on (image, class) pairs; the classes' names go into checkpoints.
+        self.class_names = self.dataset.label_names if config.model.conditional else None
+        self.labels = self.dataset.labels.to(self.device) if self.class_names is not None else None
         torch.manual_seed(t.seed)  # initial weights and dropout masks
-        generator, discriminator = build_models(config.model, self.dataset.sample_shape)
+        generator, discriminator = build_models(config.model, self.dataset.sample_shape,
+                                                None if self.class_names is None else len(self.class_names))
+        if self.labels is not None:
+            set_class_weights(generator, self.labels, len(self.class_names))
         generator, discriminator = generator.to(self.device), discriminator.to(self.device)
         g_opt, d_opt = make_optimizers(generator, discriminator, t)
         self.models = AdversarialModels(generator, discriminator, g_opt, d_opt,
@@ -102,11 +109,9 @@ class Trainer:
         self.rng = torch.Generator(device=self.device).manual_seed(t.seed)
         self.step_fn = AdversarialStep(self.models, objective, config.model, t, self.rng, self.device, self.rows,
                                        small_data=SmallData.from_config(config, self.device))
-        self.fixed_latents = sample_latent(
-            GRID_SAMPLES if self.dataset.kind == "images" else PLOT_SAMPLES, config.model.latent_dim,
-            config.model.latent_distribution, generator=torch.Generator(device=self.device).manual_seed(t.seed + 1),
-            device=self.device,
-        )
+        self.fixed_latents, self.fixed_labels = fixed_inputs(
+            GRID_SAMPLES if self.dataset.kind == "images" else PLOT_SAMPLES, config.model, self.class_names,
+            torch.Generator(device=self.device).manual_seed(t.seed + 1), self.device)
         self.position = LoopPosition()
         self.epoch_stats = torch.zeros(self.steps_per_epoch, len(STAT_NAMES), device=self.device)
         self.best_key: list[float] | None = None
@@ -218,8 +223,9 @@ class Trainer:
                 at.permutation = torch.randperm(data.shape[0], generator=self.rng, device=self.device)
             index = at.permutation[at.batch * t.batch_size:(at.batch + 1) * t.batch_size][self.rows]
             set_learning_rates(self.models, t, at.step, self.total_steps)
+            labels = None if self.labels is None else self.labels[index]
             self.epoch_stats[at.batch] = self.step_fn(data[index], (at.step + 1) % t.n_critic == 0,
-                                                      at.step // t.n_critic)
+                                                      at.step // t.n_critic, labels)
             at.batch += 1
             at.step += 1
             if at.batch % 50 == 0:

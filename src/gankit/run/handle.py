@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import time
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -13,20 +12,18 @@ import torch
 from torch import nn
 
 from gankit.catalogue import TRAINING_KEYS
-from gankit.config import Config, coerce_config, config_from_dict, load_config
+from gankit.config import Config, coerce_config
 from gankit.data import Dataset, load_dataset
-from gankit.errors import CheckpointError, ConfigError, GankitError
+from gankit.errors import ConfigError, GankitError
 from gankit.evaluation import Scorer
-from gankit.files import checkpoint as ckpt
 from gankit.files.atomic import write_bytes
 from gankit.files.lock import RunLock
-from gankit.files.records import read_records, warn
+from gankit.files.records import read_records
 from gankit.files.rundir import RunPaths
-from gankit.models import build_models
 from gankit.sampling.export import save_points
 from gankit.sampling.generate import generate
 from gankit.sampling.images import export_samples
-from gankit.training.state import mismatch_message
+from gankit.sampling.labels import ClassSpec, draw_labels, labels_for
 
 
 # Keys of a metrics.jsonl record that describe training, not the evaluation (``Run.metrics``
@@ -39,10 +36,11 @@ class Run:
 
     def __init__(self, path: Path, config: Config, generator: nn.Module, discriminator: nn.Module,
                  checkpoint: Path, sample_shape: tuple[int, ...], *, epoch: int | None = None,
-                 uses_ema: bool = False):
+                 uses_ema: bool = False, class_names: list[str] | None = None):
         self.path = Path(path)
         self.epoch = epoch  # the epoch the loaded checkpoint reached (None when not read from a file)
         self.uses_ema = uses_ema  # whether ``generator`` is the EMA copy
+        self.class_names = class_names  # a conditional run's classes (label i is class_names[i]), else None
         self.sample_shape = sample_shape
         self.config = config
         self.generator = generator
@@ -81,20 +79,34 @@ class Run:
     def dataset(self) -> Dataset:
         return load_dataset(self.config.data)
 
+    @property
+    def conditional(self) -> bool:
+        """Whether the generator takes class labels (``model.conditional``)."""
+        return self.class_names is not None
+
+    def labels(self, classes: ClassSpec, n: int) -> torch.Tensor:
+        """The labels of ``n`` samples for ``classes``: one class (index or name) for all, or a
+        list the samples cycle through; an unknown class is a ConfigError listing the valid ones."""
+        return labels_for(classes, n, self.class_names)
+
     def _draw(self, count: int, latent_generator: torch.Generator, batch_size: int | None = None,
-              progress=None, truncation: float | None = None) -> torch.Tensor:
+              progress=None, truncation: float | None = None, labels: torch.Tensor | None = None) -> torch.Tensor:
         τ = self.config.sample.truncation if truncation is None else truncation
         return generate(
             self.generator, count, latent_dim=self.config.model.latent_dim,
             distribution=self.config.model.latent_distribution, generator=latent_generator,
             batch_size=batch_size or self.config.sample.batch_size, on_batch=progress,
-            truncation=τ if τ > 0 else None,
+            truncation=τ if τ > 0 else None, labels=labels,
         )
 
     def sample(self, n: int, *, seed: int | None = None, batch_size: int | None = None, progress=None,
-               truncation: float | None = None, drs: bool = False, **drs_settings: Any) -> torch.Tensor:
+               truncation: float | None = None, classes: ClassSpec | None = None, drs: bool = False,
+               **drs_settings: Any) -> torch.Tensor:
         """``n`` generated samples as a CPU tensor, reproducible for a given ``seed``.
 
+        ``classes`` (conditional runs): one class, by index or name, for every sample, or a list
+        of classes the samples cycle through (``classes=range(10)``: sample i has class i % 10);
+        None draws classes with the training data's frequencies.
         ``truncation`` τ > 0 draws truncated latents (default ``sample.truncation``). ``drs=True``
         keeps only samples accepted by Discriminator Rejection Sampling, with the run's
         ``sample.drs_*`` settings (override any as keywords, e.g. ``drs_gamma_percentile=80``);
@@ -103,17 +115,28 @@ class Run:
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             raise ConfigError(f"n: ask for at least 1 sample, got {n!r}")
         seed = self.config.sample.seed if seed is None else seed
+        labels = None if classes is None else self.labels(classes, n)
         if drs:
-            return self._drs(n, seed, truncation, progress, drs_settings)
+            return self._drs(n, seed, truncation, progress, drs_settings, labels)
         if drs_settings:
             raise GankitError(f"{', '.join(drs_settings)}: DRS settings need drs=True")
-        return self._draw(n, torch.Generator().manual_seed(seed), batch_size, progress, truncation)
+        return self._draw(n, torch.Generator().manual_seed(seed), batch_size, progress, truncation, labels)
 
-    def _drs(self, n: int, seed: int, truncation: float | None, progress, settings: dict[str, Any]) -> torch.Tensor:
-        from gankit.sampling.drs_run import drs_sample
+    def _drs(self, n: int, seed: int, truncation: float | None, progress, settings: dict[str, Any],
+             labels: torch.Tensor | None = None) -> torch.Tensor:
+        from gankit.sampling.drs_run import drs_sample, drs_sample_classes
 
         config = coerce_config(self.config, [f"sample.{key}={value}" for key, value in settings.items()])
         latent_generator = torch.Generator().manual_seed(seed)
+        if self.conditional:  # DRS per class, with D at that class (sampling/drs_run.py)
+            if labels is None:
+                labels = draw_labels(self.generator, n, latent_generator)
+            samples, self.drs_report, self.drs_discriminator = drs_sample_classes(
+                lambda wanted: self._draw(len(wanted), latent_generator, len(wanted), truncation=truncation,
+                                          labels=wanted),
+                self.discriminator, config, labels, real=self.dataset.tensor, real_labels=self.dataset.labels,
+                seed=seed, progress=bool(progress))
+            return samples
 
         def draw(count: int) -> torch.Tensor:
             return self._draw(count, latent_generator, count, truncation=truncation)
@@ -123,15 +146,17 @@ class Run:
         return samples
 
     def export(self, n: int, output: str | Path, *, seed: int | None = None, progress: bool = True,
-               truncation: float | None = None, drs: bool = False, **drs_settings: Any) -> Path:
+               truncation: float | None = None, classes: ClassSpec | None = None, drs: bool = False,
+               **drs_settings: Any) -> Path:
         """Write ``n`` samples: points to ``.csv``/``.npy``; images to a folder of
-        ``0.png … {n-1}.png`` (the course platform's layout) or a ``.npz`` file. With
+        ``0.png … {n-1}.png`` (the course platform's layout) or a ``.npz`` file; ``classes`` as
+        in :meth:`sample`. With
         ``drs=True`` the accepted samples are written, and a fine-tuned discriminator (if
         any) is saved beside them as ``<output>.drs-discriminator.pt``."""
         output = Path(output)
         if drs or len(self.sample_shape) != 3:
-            samples = self.sample(n, seed=seed, truncation=truncation, drs=drs, progress=progress if drs else None,
-                                  **drs_settings)
+            samples = self.sample(n, seed=seed, truncation=truncation, classes=classes, drs=drs,
+                                  progress=progress if drs else None, **drs_settings)
             if drs and self.drs_discriminator is not None:
                 buffer = io.BytesIO()
                 torch.save(self.drs_discriminator.state_dict(), buffer)
@@ -142,8 +167,16 @@ class Run:
             return export_samples(lambda count: next(batches), n, output,
                                   batch_size=self.config.sample.batch_size, progress=False)
         latent_generator = torch.Generator().manual_seed(self.config.sample.seed if seed is None else seed)
-        return export_samples(lambda count: self._draw(count, latent_generator, count, truncation=truncation),
-                              n, output, batch_size=self.config.sample.batch_size, progress=progress)
+        labels = draw_labels(self.generator, n, latent_generator) if classes is None else self.labels(classes, n)
+        done = 0
+
+        def draw(count: int) -> torch.Tensor:
+            nonlocal done
+            batch = None if labels is None else labels[done:done + count]
+            done += count
+            return self._draw(count, latent_generator, count, truncation=truncation, labels=batch)
+
+        return export_samples(draw, n, output, batch_size=self.config.sample.batch_size, progress=progress)
 
     def export_generator(self, output: str | Path, format: str = "onnx", *, uint8: bool = False) -> Path:
         """Write the generator (the EMA copy when the run kept one) as ``onnx``, ``torchscript``
@@ -156,15 +189,17 @@ class Run:
         return export_generator(self, output, format, uint8=uint8)
 
     def interpolate(self, output: str | Path, *, rows: int = 8, steps: int = 10, method: str = "slerp",
-                    seed: int = 0) -> Path:
+                    seed: int = 0, classes: ClassSpec | None = None) -> Path:
         """Write a PNG of ``rows`` interpolations of ``steps`` samples between random latents:
-        an image grid (one interpolation per row) or, for 2D points, paths over the data."""
+        an image grid (one interpolation per row) or, for 2D points, paths over the data. A
+        conditional run's rows cycle through ``classes`` (default: all classes in turn)."""
         from gankit.sampling.interpolate import interpolate, save_interpolation
 
         τ = self.config.sample.truncation
         samples = interpolate(self.generator, self.config.model.latent_dim, rows=rows, steps=steps, method=method,
                               distribution=self.config.model.latent_distribution, seed=seed,
-                              truncation=τ if τ > 0 else None)
+                              truncation=τ if τ > 0 else None,
+                              labels=None if classes is None else self.labels(classes, rows))
         background = None if len(self.sample_shape) == 3 else self.dataset.tensor[:2000]
         return save_interpolation(samples, output, title=f"{self.path.name} · {method} interpolation",
                                   background=background)
@@ -206,118 +241,6 @@ class Run:
 
     def report(self) -> Path:
         """(Re)write ``report.html`` in the run folder from its files; returns its path."""
+        from gankit.run.load import report_run
+
         return report_run(self.path)
-
-
-def report_run(path: str | Path) -> Path:
-    """(Re)write ``RUN/report.html`` under the run's lock (refused while another process
-    writes the run, whose trainer refreshes the page itself); damaged lines of
-    ``metrics.jsonl`` are skipped with a warning."""
-    from gankit.report.html import write_report
-
-    with RunLock(path, "gankit report"):
-        return write_report(path, on_warning=warn)
-
-
-def load_run(path: str | Path, checkpoint: str = "last") -> Run:
-    """Open a run folder; ``checkpoint`` is ``last``, ``best``, or a path to a ``.pt`` file.
-
-    The generator is the EMA copy when the run kept one (that is what it evaluated).
-    """
-    root = Path(path)
-    if not (root / "config.toml").is_file():
-        raise GankitError(f"'{root}' is not a run folder (no config.toml)")
-    directory = RunPaths(root).checkpoints
-    if checkpoint == "last":
-        state, file, _ = ckpt.load_latest(directory)
-    else:
-        file = Path(checkpoint) if checkpoint.endswith(".pt") else directory / f"{checkpoint}.pt"
-        state = ckpt.load_checkpoint(file)
-    config = config_from_dict(state["config"])
-    dataset_shape = _sample_shape(state)
-    generator, discriminator = build_models(config.model, dataset_shape)
-    for network, part in ((generator, "generator_ema" if state.get("generator_ema") else "generator"),
-                          (discriminator, "discriminator")):
-        try:
-            network.load_state_dict(state[part])
-        except (RuntimeError, KeyError) as exc:
-            raise CheckpointError(mismatch_message(None, config, part, file, exc)) from None
-    generator.eval()
-    discriminator.eval()
-    return Run(root, config, generator, discriminator, file, dataset_shape, epoch=int(state.get("epoch", 0)),
-               uses_ema=bool(state.get("generator_ema")))
-
-
-def export_run(path: str | Path, output: str | Path, file_format: str, *, checkpoint: str = "last",
-               uint8: bool = False) -> Path:
-    """Load the run folder ``path`` at ``checkpoint`` (``last``, ``best`` or a ``.pt`` path) and
-    export its generator (:func:`gankit.export.export_generator`). A folder without a trained generator is a
-    ConfigError (the CLI exits 2)."""
-    from gankit.export import check_format, export_generator
-
-    check_format(file_format)
-    root = Path(path)
-    if not (root / "config.toml").is_file():
-        raise ConfigError(f"'{root}' is not a run folder (no config.toml): there is no generator to export")
-    chosen = Path(checkpoint) if checkpoint.endswith(".pt") else root / "checkpoints" / f"{checkpoint}.pt"
-    if checkpoint != "last" and not chosen.is_file():
-        raise ConfigError(f"--checkpoint {checkpoint}: '{chosen}' does not exist; use last, best or a .pt file")
-    try:
-        run = load_run(root, checkpoint)
-    except CheckpointError as exc:
-        if checkpoint == "last" and "no usable checkpoint" in str(exc):
-            raise ConfigError(f"'{root}' has no trained generator to export (no checkpoint in "
-                              f"{root / 'checkpoints'}); train it first") from None
-        raise
-    return export_generator(run, output, file_format, uint8=uint8)
-
-
-def _sample_shape(state: dict[str, Any]) -> tuple[int, ...]:
-    shape = state.get("sample_shape")
-    if shape is None:
-        raise GankitError("checkpoint lacks the data's sample shape; it was written by an older gankit")
-    return tuple(int(s) for s in shape)
-
-
-def default_run_dir(target: str | Path | None) -> Path:
-    """``runs/<name>-<YYYYmmdd-HHMMSS>``, the name from the preset or the TOML file."""
-    name = "run"
-    if target is not None:
-        path = Path(str(target))
-        name = path.parent.name if path.name == "config.toml" else path.stem or "run"
-    return Path("runs") / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
-
-
-def train(config: Config | dict | str | Path | None = None, *, overrides: list[str] | None = None,
-          out: str | Path | None = None, resume: bool = False, force: bool = False) -> Run:
-    """Train a GAN and return the loaded :class:`Run`.
-
-    ``config`` is a :class:`Config`, a nested dict, a preset name or a TOML path; with
-    ``resume=True`` it is the run folder to continue (overrides such as
-    ``train.epochs=200`` extend it). Under torchrun every process calls this; they train
-    together (DDP), rank 0 names and writes the run folder, and all return the finished run.
-    """
-    from gankit.training import distributed
-    from gankit.training.trainer import Trainer
-
-    if resume:
-        run_dir = Path(out or config)
-        if not (run_dir / "config.toml").is_file():
-            raise GankitError(f"cannot resume: '{run_dir}' is not a run folder (no config.toml)")
-        resolved = load_config(run_dir / "config.toml", overrides)
-    else:
-        resolved = coerce_config(config, overrides)
-        run_dir = Path(out) if out else default_run_dir(config if isinstance(config, (str, Path)) else None)
-    place, _ = distributed.setup(resolved.train.device)  # joins the process group under torchrun
-    run_dir = Path(distributed.from_main(str(run_dir), place))  # rank 0's timestamp; all have read the config
-    trainer = Trainer(resolved, run_dir, resume=resume, force=force)
-    trainer.fit()
-    distributed.barrier(place)  # rank 0 has written the last checkpoint
-    if place.is_main:
-        run = load_run(run_dir)
-    else:  # other ranks may run on machines that do not hold the run folder
-        models = trainer.models
-        run = Run(run_dir, resolved, models.generator.cpu().eval(), models.discriminator.cpu().eval(),
-                  run_dir / "checkpoints" / "last.pt", tuple(trainer.dataset.sample_shape))
-    distributed.teardown(place)
-    return run
