@@ -138,6 +138,20 @@ def diagnostics(found: list[dict[str, Any]] | None, epoch: int | None, resolved:
     return f'<section id="diagnostics"><h2>Diagnostics</h2>{body}</section>'
 
 
+def _per_class(metrics: dict[str, Any]) -> str:
+    """A conditional run's intra-FID of every class, worst marked, under the metrics table."""
+    values = metrics.get("intra_fid_per_class")
+    if not isinstance(values, list) or not values:
+        return ""
+    known = [v for v in values if isinstance(v, (int, float))]
+    worst = max(known) if known else None
+    cells = "".join(f'<td class="{"worst" if v == worst else ""}">{esc(float_text(v, 3)) if v is not None else "–"}</td>'
+                    for v in values)
+    header = "".join(f"<th>{index}</th>" for index in range(len(values)))
+    return ('<p class="caption">intra-FID per class (class index; the worst in bold)</p>'
+            f'<table class="metrics per-class"><thead><tr>{header}</tr></thead><tbody><tr>{cells}</tr></tbody></table>')
+
+
 def metrics_table(metrics: dict[str, Any], epoch: int | None, final: bool, latest_sample: tuple[int, str] | None) -> str:
     """Final (or latest evaluated) metrics with spreads and sample counts, beside the newest samples."""
     title = "Final metrics" if final else "Latest metrics"
@@ -147,7 +161,7 @@ def metrics_table(metrics: dict[str, Any], epoch: int | None, final: bool, lates
         rows = "".join(f'<tr><th scope="row">{esc(key)} {_direction(key)}</th>{_value_cells(metrics, key)}</tr>'
                        for key in metric_keys(metrics))
         table = (f'<p class="caption">{_caption(metrics, epoch)}</p>'
-                 f'<table class="metrics"><tbody>{rows}</tbody></table>'
+                 f'<table class="metrics"><tbody>{rows}</tbody></table>' + _per_class(metrics)
                  + _notes((f"warning: {w}" for w in metrics.get("warnings") or []), "warn"))
     picture = ""
     if latest_sample is not None:

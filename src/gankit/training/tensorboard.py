@@ -46,6 +46,9 @@ class TensorBoardLog:
     def log_record(self, record: dict[str, Any]) -> None:
         """Every finite number of an epoch record: training statistics and metrics."""
         step = int(record["step"])
+        for index, value in enumerate(record.get("intra_fid_per_class") or []):  # a conditional run's classes
+            if isinstance(value, (int, float)) and math.isfinite(value):
+                self.writer.add_scalar(f"intra_fid_per_class/{index}", value, step)
         for key, value in record.items():
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
                 continue
