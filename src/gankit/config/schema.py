@@ -57,7 +57,9 @@ class ModelConfig:
     """Generator and discriminator architecture: MLP or DCGAN family."""
 
     family: str = _choice("mlp", ("mlp", "dcgan"), "the network family (gankit.models' registry); dcgan needs images")
-    dcgan_style: str = _choice("tf", ("tf", "keras"), "DCGAN layout: the TF 32×32 tutorial's or the Keras MNIST one's")
+    dcgan_style: str = _choice("tf", ("tf", "keras", "radford"),
+                               "DCGAN layout: the TF 32×32 tutorial's, the Keras MNIST one's, or Radford et al.'s "
+                               "4×4-kernel stride-2 stack (square sides 4·2^k: 32, 64, …)")
     base_width: int = _key(64, "DCGAN channel width (64 = the source studies' widths; narrower is faster on a CPU)")
     d_batch_norm: bool = _key(False, "batch norm in the discriminator (DCGAN)")
     latent_dim: int = _key(2, "length of the latent code z")
