@@ -13,8 +13,7 @@ from gankit.config import key_docs, valid_keys
 from gankit.config.schema import Config
 from gankit.data import DATASET_NAMES
 from gankit.data.toy2d import TOY2D_NAMES
-from gankit.models import MODEL_FAMILIES
-from gankit.models.dcgan import STYLES
+from gankit.models import DCGAN_STYLES, MODEL_FAMILIES
 from gankit.models.mlp import OUTPUT_ACTIVATIONS
 from gankit.objectives import GENERATOR_LOSSES, OBJECTIVE_NAMES
 from gankit.sampling.latent import LATENT_DISTRIBUTIONS
@@ -55,7 +54,7 @@ def _choices(section: str, name: str) -> tuple[str, ...]:
 @pytest.mark.parametrize(("key", "registry"), [
     ("data.name", DATASET_NAMES),
     ("model.family", MODEL_FAMILIES),
-    ("model.dcgan_style", STYLES),
+    ("model.dcgan_style", DCGAN_STYLES),
     ("model.g_output", tuple(OUTPUT_ACTIVATIONS)),
     ("model.latent_distribution", LATENT_DISTRIBUTIONS),
     ("objective.name", OBJECTIVE_NAMES),

@@ -33,18 +33,22 @@ def _choice(default: str, choices: tuple[str, ...], doc: str) -> Any:
 
 @dataclass
 class DataConfig:
-    """What to train on: toy 2D sets, a user's points file, MNIST, or a folder of images."""
+    """What to train on: toy 2D sets, a user's points file, MNIST (plain, stacked, colour), or a folder of images."""
 
     name: str = _choice("spiral", ("line", "parabola", "spiral", "ring8", "grid25", "points", "mnist",
-                                   "stacked-mnist", "folder"), "the training data (gankit.data's registry)")
-    path: str = _key("", "the points file (.csv/.npy), the MNIST IDX folder or the image folder; '' = the default")
+                                   "stacked-mnist", "colour-mnist", "folder"),
+                        "the training data (gankit.data's registry)")
+    path: str = _key("", "the points file (.csv/.npy), the MNIST IDX folder (mnist, stacked-mnist, colour-mnist) or "
+                         "the image folder; '' = the default")
     n_samples: int = _key(10000, "samples drawn for toy 2D sets and Stacked MNIST")
-    seed: int = _key(0, "seed of the toy sets' draws, Stacked MNIST and the data.limit subset")
+    seed: int = _key(0, "seed of the toy sets' draws, Stacked MNIST, Colour MNIST's colour jitter and the "
+                        "data.limit subset")
     channels: int = _key(1, "image folders: 1 (grayscale) or 3 (RGB)")
     image_size: int = _key(28, "image folders: side in pixels the images are resized to (at least 8)")
     quarantine: bool = _key(False, "image folders: move unreadable files into Trash/ per class instead of only "
                                    "listing them in skipped_files.txt")
-    split: str = _choice("train", ("train", "test"), "MNIST: which IDX split to read")
+    split: str = _choice("train", ("train", "test"),
+                         "MNIST (and its stacked and colour forms): which IDX split to read")
     limit: int = _key(0, "train on a seeded random subset of this many samples; 0 = all")
 
 
@@ -53,7 +57,9 @@ class ModelConfig:
     """Generator and discriminator architecture: MLP or DCGAN family."""
 
     family: str = _choice("mlp", ("mlp", "dcgan"), "the network family (gankit.models' registry); dcgan needs images")
-    dcgan_style: str = _choice("tf", ("tf", "keras"), "DCGAN layout: the TF 32×32 tutorial's or the Keras MNIST one's")
+    dcgan_style: str = _choice("tf", ("tf", "keras", "radford"),
+                               "DCGAN layout: the TF 32×32 tutorial's, the Keras MNIST one's, or Radford et al.'s "
+                               "4×4-kernel stride-2 stack (square sides 4·2^k: 32, 64, …)")
     base_width: int = _key(64, "DCGAN channel width (64 = the source studies' widths; narrower is faster on a CPU)")
     d_batch_norm: bool = _key(False, "batch norm in the discriminator (DCGAN)")
     latent_dim: int = _key(2, "length of the latent code z")

@@ -97,7 +97,7 @@ def _check_features(features: str) -> None:
                       "(a best.pt of `gankit classify`)" + (f"; closest: '{close[0]}'" if close else ""))
 
 
-IMAGE_DATA = ("mnist", "stacked-mnist", "folder")
+IMAGE_DATA = ("mnist", "stacked-mnist", "colour-mnist", "folder")
 
 
 def _validate_small_data(config: Config) -> None:

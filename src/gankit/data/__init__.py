@@ -7,6 +7,7 @@ from dataclasses import replace
 import torch
 
 from gankit.data.base import CurveGeometry, Dataset, ModeGeometry
+from gankit.data.colour_mnist import load_colour_mnist
 from gankit.data.folder import load_folder, write_skip_list
 from gankit.data.mnist import load_mnist
 from gankit.data.points import load_points
@@ -17,7 +18,8 @@ __all__ = ["CurveGeometry", "DATASET_NAMES", "Dataset", "ModeGeometry", "load_da
            "TOY2D_NAMES"]
 
 # Every data.name ``load_dataset`` knows (config/schema.py's choices are tested equal to it).
-DATASET_NAMES: tuple[str, ...] = (*TOY2D_NAMES, "points", "mnist", "stacked-mnist", "folder")
+DATASET_NAMES: tuple[str, ...] = (*TOY2D_NAMES, "points", "mnist", "stacked-mnist", "colour-mnist",
+                                   "folder")
 
 
 def load_dataset(data_config, *, progress: bool = False) -> Dataset:
@@ -31,6 +33,8 @@ def load_dataset(data_config, *, progress: bool = False) -> Dataset:
         dataset = load_mnist(c.path or None, split=c.split)
     elif c.name == "stacked-mnist":
         dataset = load_stacked_mnist(c.n_samples, c.seed, c.path or None, split=c.split)
+    elif c.name == "colour-mnist":
+        dataset = load_colour_mnist(c.path or None, split=c.split, seed=c.seed)
     elif c.name == "folder":
         dataset = load_folder(c.path, channels=c.channels, image_size=c.image_size, quarantine=c.quarantine,
                               progress=progress)

@@ -100,7 +100,7 @@ def card_markdown(card: dict[str, Any]) -> str:
         f"- trained: {card['training']['epochs']} epochs (checkpoint {card['checkpoint']}"
         + (", EMA generator)" if card["ema_generator"] else ")"),
         f"- input: `z` float32 of shape (batch, {latent['dim']}), z ~ {distribution}{truncation}",
-        *([f"- input: `labels` int64 of shape (batch,), the class of each sample: "
+        *(["- input: `labels` int64 of shape (batch,), the class of each sample: "
            + ", ".join(f"{index} = {name}" for index, name in enumerate(classes[:30]))
            + (f", … ({len(classes)} classes)" if len(classes) > 30 else "")] if classes else []),
         f"- output: `{output['name']}` {output['dtype']} of shape (batch, {shape})"

@@ -1,8 +1,10 @@
 """Model families by name: ``build_models(config.model, sample_shape)`` -> (G, D).
 
 ``mlp`` works for any sample shape (points or flattened images); ``dcgan`` needs
-(C, S, S) images. Every option comes from the config as written: DCGAN presets set
-the slopes, dropout and batch norm of their style explicitly.
+(C, H, W) images, in one of the layouts ``DCGAN_STYLES`` (``tf`` and ``keras`` in
+``dcgan.py``, ``radford`` in ``radford.py``: square sides 4·2^k). Every option comes from
+the config as written: DCGAN presets set the slopes, dropout and batch norm of their style
+explicitly.
 """
 
 from __future__ import annotations
@@ -13,13 +15,16 @@ from torch import nn
 
 from gankit.errors import ConfigError
 from gankit.models.conditional import ConditionalGenerator, ProjectionDiscriminator, is_conditional
-from gankit.models.dcgan import DCGANDiscriminator, DCGANGenerator
+from gankit.models.dcgan import STYLES, DCGANDiscriminator, DCGANGenerator
 from gankit.models.mlp import MLPDiscriminator, MLPGenerator
+from gankit.models.radford import RADFORD, RadfordDiscriminator, RadfordGenerator
 
-__all__ = ["MODEL_FAMILIES", "build_discriminator", "build_generator", "build_models", "is_conditional"]
+__all__ = ["DCGAN_STYLES", "MODEL_FAMILIES", "build_discriminator", "build_generator", "build_models", "is_conditional"]
 
 # Every model.family the builders know (config/schema.py's choices are tested equal to it).
 MODEL_FAMILIES: tuple[str, ...] = ("mlp", "dcgan")
+# Every model.dcgan_style (the schema's choices are tested equal to it).
+DCGAN_STYLES: tuple[str, ...] = (*STYLES, RADFORD)
 
 
 def build_generator(model_config, sample_shape: tuple[int, ...], n_classes: int | None = None) -> nn.Module:
@@ -32,6 +37,9 @@ def build_generator(model_config, sample_shape: tuple[int, ...], n_classes: int 
         return ConditionalGenerator(base, m.latent_dim, n_classes, m.class_dim)
     if m.family == "dcgan":
         _require_images(sample_shape)
+        if m.dcgan_style == RADFORD:
+            return RadfordGenerator(m.latent_dim, sample_shape, base_width=m.base_width, batch_norm=m.g_batch_norm,
+                                    dropout=m.g_dropout, output_activation=m.g_output, slope=m.g_slope)
         return DCGANGenerator(
             m.latent_dim, sample_shape, style=m.dcgan_style, base_width=m.base_width,
             batch_norm=m.g_batch_norm, dropout=m.g_dropout, output_activation=m.g_output, slope=m.g_slope,
@@ -52,6 +60,10 @@ def build_discriminator(model_config, sample_shape: tuple[int, ...], n_classes: 
         return ProjectionDiscriminator(base, n_classes, spectral_norm=m.spectral_norm)
     if m.family == "dcgan":
         _require_images(sample_shape)
+        if m.dcgan_style == RADFORD:
+            return RadfordDiscriminator(sample_shape, base_width=m.base_width, batch_norm=m.d_batch_norm,
+                                        dropout=m.d_dropout, slope=m.d_slope, pack=m.pack,
+                                        spectral_norm=m.spectral_norm, minibatch_std=m.minibatch_std)
         return DCGANDiscriminator(
             sample_shape, style=m.dcgan_style, base_width=m.base_width, batch_norm=m.d_batch_norm,
             dropout=m.d_dropout, slope=m.d_slope, pack=m.pack, spectral_norm=m.spectral_norm,
