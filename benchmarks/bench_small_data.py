@@ -11,10 +11,16 @@ the plain run.
     plain        the preset as is
     diffaugment  augment.policy=color,translation,cutout, p = 1 (Zhao et al. 2020)
     ada          the same policy with augment.adaptive=true (p from 0, target 0.6)
+    lecam, diffaugment-lecam, ada-lecam   the same plus objective.lecam_weight=0.01
+
+``--set KEY=VALUE`` (repeatable) overrides the config of every variant, e.g.
+``--set model.d_base_width=64`` (the source study's discriminator width) or a longer run.
+Regime measured so far (BENCHMARKS.md): the preset's discriminator does not memorise the
+500 images within 600 epochs (plain FID keeps falling), so augmentation mostly slows G.
 
 Target (the small-data GAN issue): >= 30% lower FID than plain with augmentation.
 
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_small_data.py            # 3 seeds, 2 jobs
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_small_data.py --epochs 200 --jobs 1   # 3 seeds
     .venv/bin/python benchmarks/bench_small_data.py --seeds 0 --epochs 50         # a quick look
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_small_data.py --cost      # what augmenting costs
 
@@ -36,14 +42,18 @@ from multiprocessing import get_context
 from pathlib import Path
 
 POLICY = "augment.policy=color,translation,cutout"
+LECAM = "objective.lecam_weight=0.01"
 VARIANTS: dict[str, list[str]] = {
     "plain": [],
     "diffaugment": [POLICY],
     "ada": [POLICY, "augment.adaptive=true"],
+    "lecam": [LECAM],
+    "diffaugment-lecam": [POLICY, LECAM],
+    "ada-lecam": [POLICY, "augment.adaptive=true", LECAM],
 }
 
 
-def _one(variant: str, seed: int, epochs: int, n: int, out: str) -> dict:
+def _one(variant: str, seed: int, epochs: int, n: int, out: str, extra: list[str]) -> dict:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     import torch
 
@@ -51,7 +61,8 @@ def _one(variant: str, seed: int, epochs: int, n: int, out: str) -> dict:
     import gankit
 
     overrides = ["data.limit=500", f"train.epochs={epochs}", f"train.seed={seed}", "eval.every=0", f"eval.n={n}",
-                 "train.sample_every=0", "train.progress=false", "train.tensorboard=false", *VARIANTS[variant]]
+                 "train.sample_every=0", "train.checkpoint_every=0", "train.progress=false", "train.tensorboard=false",
+                 *extra, *VARIANTS[variant]]
     started = time.perf_counter()
     run = gankit.train("mnist-dcgan", overrides=overrides, out=Path(out) / f"{variant}-{seed}")
     metrics = run.metrics
@@ -94,7 +105,9 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=300, help="epochs of 7 steps (500 images, batch 64)")
     parser.add_argument("--n", type=int, default=2000, help="generated samples scored")
     parser.add_argument("--jobs", type=int, default=2)
-    parser.add_argument("--variants", default=",".join(VARIANTS))
+    parser.add_argument("--variants", default="plain,diffaugment,ada", help=f"any of {', '.join(VARIANTS)}")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="a config override for every variant (repeatable), e.g. model.base_width=64")
     parser.add_argument("--cost", action="store_true", help="time the step with and without augmentation instead")
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
@@ -103,9 +116,12 @@ def main() -> None:
         return
     seeds = [int(s) for s in args.seeds.split(",")]
     variants = [v for v in args.variants.split(",") if v]
+    unknown = [v for v in variants if v not in VARIANTS]
+    if unknown:
+        parser.error(f"unknown variant {unknown[0]!r}; choose from {', '.join(VARIANTS)}")
     with tempfile.TemporaryDirectory() as out, \
             ProcessPoolExecutor(args.jobs, mp_context=get_context("spawn")) as pool:
-        futures = [pool.submit(_one, v, s, args.epochs, args.n, out) for v in variants for s in seeds]
+        futures = [pool.submit(_one, v, s, args.epochs, args.n, out, args.set) for v in variants for s in seeds]
         results = []
         for future in as_completed(futures):  # each run as it ends, so a cut-off job still reports
             results.append(future.result())
@@ -124,6 +140,14 @@ def main() -> None:
             print(f"| {r['seed']} | {r['fid']:.2f} | {p} | {r['seconds']:.0f} |")
         medians[variant] = statistics.median(r["fid"] for r in rows)
         print(f"| median | {medians[variant]:.2f} | | |\n")
+    print(f"| variant | {' | '.join(f'seed {s}' for s in seeds)} | median | vs plain |\n"
+          f"|---|{'---|' * len(seeds)}---|---|")
+    for variant in variants:
+        fids = {r["seed"]: r["fid"] for r in results if r["variant"] == variant}
+        change = "" if variant == "plain" or "plain" not in medians else \
+            f"{1 - medians[variant] / medians['plain']:+.0%} lower"
+        print(f"| {variant} | {' | '.join(f'{fids[s]:.2f}' for s in seeds)} | {medians[variant]:.2f} | {change} |")
+    print()
     if "plain" in medians:
         for variant, fid in medians.items():
             if variant != "plain":

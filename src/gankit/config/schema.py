@@ -61,6 +61,7 @@ class ModelConfig:
                                "DCGAN layout: the TF 32×32 tutorial's, the Keras MNIST one's, or Radford et al.'s "
                                "4×4-kernel stride-2 stack (square sides 4·2^k: 32, 64, …)")
     base_width: int = _key(64, "DCGAN channel width (64 = the source studies' widths; narrower is faster on a CPU)")
+    d_base_width: int = _key(0, "DCGAN discriminator channel width when it differs from G's; 0 = base_width")
     d_batch_norm: bool = _key(False, "batch norm in the discriminator (DCGAN)")
     latent_dim: int = _key(2, "length of the latent code z")
     latent_distribution: str = _choice("normal", ("normal", "uniform"), "distribution of z: N(0, 1) or U(−1, 1)")

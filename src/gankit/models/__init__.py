@@ -65,7 +65,7 @@ def build_discriminator(model_config, sample_shape: tuple[int, ...], n_classes: 
                                         dropout=m.d_dropout, slope=m.d_slope, pack=m.pack,
                                         spectral_norm=m.spectral_norm, minibatch_std=m.minibatch_std)
         return DCGANDiscriminator(
-            sample_shape, style=m.dcgan_style, base_width=m.base_width, batch_norm=m.d_batch_norm,
+            sample_shape, style=m.dcgan_style, base_width=m.d_base_width or m.base_width, batch_norm=m.d_batch_norm,
             dropout=m.d_dropout, slope=m.d_slope, pack=m.pack, spectral_norm=m.spectral_norm,
             minibatch_std=m.minibatch_std,
         )
