@@ -61,7 +61,8 @@ def build_discriminator(model_config, sample_shape: tuple[int, ...], n_classes: 
     if m.family == "dcgan":
         _require_images(sample_shape)
         if m.dcgan_style == RADFORD:
-            return RadfordDiscriminator(sample_shape, base_width=m.base_width, batch_norm=m.d_batch_norm,
+            return RadfordDiscriminator(sample_shape, base_width=m.d_base_width or m.base_width,
+                                        batch_norm=m.d_batch_norm,
                                         dropout=m.d_dropout, slope=m.d_slope, pack=m.pack,
                                         spectral_norm=m.spectral_norm, minibatch_std=m.minibatch_std)
         return DCGANDiscriminator(
