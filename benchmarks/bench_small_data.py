@@ -13,6 +13,12 @@ the plain run.
     ada          the same policy with augment.adaptive=true (p from 0, target 0.6)
     lecam, diffaugment-lecam, ada-lecam   the same plus objective.lecam_weight=0.01
 
+``--colour`` runs the same comparison on the colour set: the ``folder-rgb32`` preset (Radford
+et al.'s layout, latent 256, 32×32 RGB) on Colour MNIST (``data.name=colour-mnist``, 500
+images), scored in the feature space of an evaluator trained on Colour MNIST first (``gankit
+evaluator train --data colour-mnist``, into the temporary folder; ``--evaluator PATH`` reuses
+one). Every variant starts from augmentation off, so "plain" is the preset without its ADA.
+
 ``--set KEY=VALUE`` (repeatable) overrides the config of every variant, e.g.
 ``--set model.d_base_width=64`` (the source study's discriminator width) or a longer run.
 Regime measured so far (BENCHMARKS.md): the preset's discriminator does not memorise the
@@ -21,6 +27,7 @@ Regime measured so far (BENCHMARKS.md): the preset's discriminator does not memo
 Target (the small-data GAN issue): >= 30% lower FID than plain with augmentation.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_small_data.py --epochs 200 --jobs 1   # 3 seeds
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_small_data.py --colour --epochs 100
     .venv/bin/python benchmarks/bench_small_data.py --seeds 0 --epochs 50         # a quick look
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_small_data.py --cost      # what augmenting costs
 
@@ -43,6 +50,8 @@ from pathlib import Path
 
 POLICY = "augment.policy=color,translation,cutout"
 LECAM = "objective.lecam_weight=0.01"
+OFF = ["augment.adaptive=false", "augment.policy="]  # every variant starts here (a preset may augment)
+COLOUR = ["data.name=colour-mnist"]
 VARIANTS: dict[str, list[str]] = {
     "plain": [],
     "diffaugment": [POLICY],
@@ -53,7 +62,7 @@ VARIANTS: dict[str, list[str]] = {
 }
 
 
-def _one(variant: str, seed: int, epochs: int, n: int, out: str, extra: list[str]) -> dict:
+def _one(variant: str, seed: int, epochs: int, n: int, out: str, extra: list[str], preset: str) -> dict:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     import torch
 
@@ -62,13 +71,30 @@ def _one(variant: str, seed: int, epochs: int, n: int, out: str, extra: list[str
 
     overrides = ["data.limit=500", f"train.epochs={epochs}", f"train.seed={seed}", "eval.every=0", f"eval.n={n}",
                  "train.sample_every=0", "train.checkpoint_every=0", "train.progress=false", "train.tensorboard=false",
-                 *extra, *VARIANTS[variant]]
+                 *OFF, *extra, *VARIANTS[variant]]
     started = time.perf_counter()
-    run = gankit.train("mnist-dcgan", overrides=overrides, out=Path(out) / f"{variant}-{seed}")
+    run = gankit.train(preset, overrides=overrides, out=Path(out) / f"{variant}-{seed}")
     metrics = run.metrics
     return {"variant": variant, "seed": seed, "fid": metrics["fid"], "n_fake": metrics.get("n_fake"),
             "n_real": metrics.get("n_real"), "augment_p": run.history[-1].get("augment_p"),
             "seconds": time.perf_counter() - started}
+
+
+def colour_evaluator(path: Path) -> str:
+    """Train the Colour MNIST evaluator (the shipped recipe's settings) into ``path``."""
+    import torch
+
+    from gankit.classify.evaluator_train import MNIST_RECIPE, train_evaluator
+    from gankit.config import coerce_config
+    from gankit.data import load_dataset
+
+    torch.set_num_threads(max(1, int(os.environ.get("OMP_NUM_THREADS", "1"))))
+    dataset = load_dataset(coerce_config("folder-rgb32", COLOUR).data)
+    started = time.perf_counter()
+    report = train_evaluator(dataset, path, **MNIST_RECIPE, progress=False)
+    print(f"colour evaluator: held-out accuracy {report['holdout_accuracy']:.3f} "
+          f"({time.perf_counter() - started:.0f} s)", flush=True)
+    return str(path)
 
 
 def step_cost(rounds: int) -> None:
@@ -108,6 +134,8 @@ def main() -> None:
     parser.add_argument("--variants", default="plain,diffaugment,ada", help=f"any of {', '.join(VARIANTS)}")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="a config override for every variant (repeatable), e.g. model.base_width=64")
+    parser.add_argument("--colour", action="store_true", help="the colour set: folder-rgb32 on Colour MNIST")
+    parser.add_argument("--evaluator", default="", help="--colour: an evaluator file to reuse")
     parser.add_argument("--cost", action="store_true", help="time the step with and without augmentation instead")
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
@@ -119,16 +147,21 @@ def main() -> None:
     unknown = [v for v in variants if v not in VARIANTS]
     if unknown:
         parser.error(f"unknown variant {unknown[0]!r}; choose from {', '.join(VARIANTS)}")
+    preset, extra, what = "mnist-dcgan", list(args.set), "MNIST, 500 training images, mnist-dcgan preset"
     with tempfile.TemporaryDirectory() as out, \
             ProcessPoolExecutor(args.jobs, mp_context=get_context("spawn")) as pool:
-        futures = [pool.submit(_one, v, s, args.epochs, args.n, out, args.set) for v in variants for s in seeds]
+        if args.colour:
+            evaluator = args.evaluator or colour_evaluator(Path(out) / "colour-eval.pt")
+            preset, extra = "folder-rgb32", [*COLOUR, f"eval.evaluator={evaluator}", *extra]
+            what = "Colour MNIST, 500 training images, folder-rgb32 preset (its ADA off in plain)"
+        futures = [pool.submit(_one, v, s, args.epochs, args.n, out, extra, preset) for v in variants for s in seeds]
         results = []
         for future in as_completed(futures):  # each run as it ends, so a cut-off job still reports
             results.append(future.result())
             r = results[-1]
             print(f"done: {r['variant']} seed {r['seed']}: FID {r['fid']:.2f} ({r['seconds']:.0f} s)", flush=True)
         results.sort(key=lambda r: (variants.index(r["variant"]), r["seed"]))
-    print(f"MNIST, 500 training images, mnist-dcgan preset, {args.epochs} epochs "
+    print(f"{what}, {args.epochs} epochs {' '.join(args.set)} "
           f"({args.epochs * (500 // 64)} steps), evaluator FID of the EMA generator, "
           f"n = {results[0]['n_fake']} generated vs {results[0]['n_real']} real; python {sys.version.split()[0]}\n")
     medians = {}

@@ -1,4 +1,4 @@
-"""DiffAugment operations, ADA's controller, and the R1 / LeCam regularisers against
+"""DiffAugment operations, ADA's controller, and the R1 / LeCam / mode-seeking regularisers against
 closed forms and autograd."""
 
 import pytest
@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from gankit.errors import ConfigError
-from gankit.objectives.regularisers import LeCam, r1_penalty
+from gankit.objectives.regularisers import MODE_SEEKING_EPS, LeCam, mode_seeking, paired_labels, r1_penalty
 from gankit.training.augment import AdaptiveStrength, DiffAugment, color, cutout, parse_policy, translation
 
 
@@ -113,3 +113,19 @@ def test_lecam_moves_its_averages_then_penalises_the_gap():
     other = LeCam(decay=0.9)
     other.load_state_dict(lecam.state_dict())
     assert float(other(real, fake)) == pytest.approx(float(lecam(real, fake)))
+
+
+def test_mode_seeking_is_the_papers_ratio_with_halves_paired():
+    fake = torch.tensor([[0.0, 0.0], [1.0, 1.0], [3.0, -1.0], [1.0, 2.0], [9.0, 9.0]], dtype=torch.float64)
+    z = torch.tensor([[1.0], [0.0], [-1.0], [2.0], [7.0]], dtype=torch.float64)  # row 4 (odd) is left out
+    image_gap = (abs(0 - 3) + abs(0 + 1) + abs(1 - 1) + abs(1 - 2)) / 4  # rows (0, 2) and (1, 3)
+    latent_gap = (abs(1 + 1) + abs(0 - 2)) / 2
+    assert float(mode_seeking(fake, z)) == pytest.approx(1 / (image_gap / latent_gap + MODE_SEEKING_EPS))
+    # Minimising it pushes each pair's images apart: the gradient step grows the image gap.
+    spread = fake.clone().requires_grad_(True)
+    mode_seeking(spread, z).backward()
+    moved = spread.detach() - 0.1 * spread.grad
+    assert float(mode_seeking(moved, z)) < float(mode_seeking(fake, z))
+    assert torch.equal(paired_labels(torch.tensor([3, 1, 4, 1, 5])), torch.tensor([3, 1, 3, 1, 5]))
+    with pytest.raises(ValueError, match="at least two samples"):
+        mode_seeking(fake[:1], z[:1])

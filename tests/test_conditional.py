@@ -113,7 +113,7 @@ def test_per_class_metrics_against_their_definitions():
     assert class_accuracy(probs, torch.tensor([0]), ["x", "y", "z"], ["a", "b", "c"]) is None
     scores = conditional_scores(real, real_labels, fake, torch.zeros(450, 3), fake_labels, ["a", "b", "c"],
                                 ["a", "b", "c"])
-    assert scores["intra_fid"] == pytest.approx(sum(per_class) / 3)
+    assert scores["intra_fid"] == pytest.approx(sum(per_class) / 3) and scores["intra_fid_classes"] == ["a", "b", "c"]
 
 
 def test_drs_per_class_keeps_each_samples_class():
@@ -177,3 +177,25 @@ def test_conditional_images_cli_class_grid_export(tmp_path):
         expected = run.generator(torch.from_numpy(z), torch.from_numpy(labels)).numpy()
     assert np.abs(out - expected).max() < 1e-5
     assert run.interpolate(tmp_path / "walk.png", rows=2, steps=3, classes="dark").is_file()
+
+
+def test_mode_seeking_pairs_latents_of_one_class_and_changes_g(tmp_path):
+    from gankit.training.trainer import Trainer
+
+    trainer = Trainer(coerce_config("toy-ring8", [*RING, "objective.mode_seeking_weight=1"]), tmp_path / "spy")
+    try:
+        seen = []
+        generator = trainer.models.generator
+        hook = generator.register_forward_pre_hook(lambda module, args: seen.append(args[1].clone()))
+        labels = torch.arange(8).repeat(8)
+        trainer.step_fn(trainer.dataset.tensor[:64], True, 0, labels)
+        hook.remove()
+        assert torch.equal(seen[0], torch.cat([labels[:32], labels[:32]]))
+    finally:
+        trainer.close()
+    plain = gankit.train("toy-ring8", overrides=RING + ["train.epochs=1"], out=tmp_path / "plain")
+    seeking = gankit.train("toy-ring8", overrides=RING + ["train.epochs=1", "objective.mode_seeking_weight=1"],
+                           out=tmp_path / "seeking")
+    a, b = plain.generator.state_dict(), seeking.generator.state_dict()
+    assert any(not torch.equal(a[key], b[key]) for key in a)
+    assert all(torch.isfinite(value).all() for value in b.values())

@@ -92,7 +92,7 @@ TRAINING_KEYS: tuple[str, ...] = (
 )
 # Keys whose values are text or lists; every other value of a record is a number or null.
 TEXT_KEYS = frozenset({"stopped_by", "features"})
-LIST_KEYS = frozenset({"warnings", "diagnostics", "intra_fid_per_class"})
+LIST_KEYS = frozenset({"warnings", "diagnostics", "intra_fid_per_class", "intra_fid_classes"})
 # Keys of a record (or final_metrics.json) that are not evaluation results.
 BOOKKEEPING_KEYS = frozenset({*TRAINING_KEYS, "train_seconds", "stopped_by", *LIST_KEYS})
 # Sample counts and sizes logged beside the metrics: shown as integers, never as metrics.

@@ -97,6 +97,9 @@ class ObjectiveConfig:
     r1_interval: int = _key(16, "R1: computed every this many D steps, weighted by it (lazy regularisation)")
     lecam_weight: float = _key(0.0, "LeCam: weight λ of the regulariser that keeps D's outputs on real and "
                                     "generated data near each other's moving averages; 0 = off")
+    mode_seeking_weight: float = _key(0.0, "mode seeking (Mao et al. 2019): weight λ of 1/(mean|G(z1)-G(z2)| / "
+                                           "mean|z1-z2|) in G's loss, pairs of one class in conditional GANs; "
+                                           "0 = off")
 
 
 AUGMENT_OPERATIONS = ("color", "translation", "cutout", "flip")

@@ -125,6 +125,7 @@ def _validate_small_data(config: Config) -> None:
         raise ConfigError("augment.interval and objective.r1_interval: must be at least 1")
     if not a.speed_kimg > 0:
         raise ConfigError(f"augment.speed_kimg: must be positive, got {a.speed_kimg}")
-    for key, value in (("objective.r1_weight", o.r1_weight), ("objective.lecam_weight", o.lecam_weight)):
+    for key, value in (("objective.r1_weight", o.r1_weight), ("objective.lecam_weight", o.lecam_weight),
+                       ("objective.mode_seeking_weight", o.mode_seeking_weight)):
         if value < 0:
             raise ConfigError(f"{key}: must be 0 (off) or positive, got {value}")

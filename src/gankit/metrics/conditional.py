@@ -52,11 +52,12 @@ def conditional_scores(real_features: Tensor, real_labels: Tensor, fake_features
                        fake_labels: Tensor, class_names: Sequence[str], evaluator_names: Sequence[str]
                        ) -> dict[str, Any]:
     """``intra_fid`` (mean over the classes it could be computed for), ``intra_fid_per_class``
-    (in class order, null where too few samples), ``class_accuracy`` and warnings."""
+    (in class order, null where too few samples) with ``intra_fid_classes`` (the class names in
+    that order), ``class_accuracy`` and warnings."""
     per_class = intra_fid(real_features, real_labels, fake_features, fake_labels, len(class_names))
     computed = [value for value in per_class if value is not None]
     scores: dict[str, Any] = {"intra_fid": sum(computed) / len(computed) if computed else None,
-                              "intra_fid_per_class": per_class,
+                              "intra_fid_per_class": per_class, "intra_fid_classes": [str(n) for n in class_names],
                               "class_accuracy": class_accuracy(fake_probs, fake_labels, class_names, evaluator_names)}
     warnings = []
     if len(computed) < len(per_class):

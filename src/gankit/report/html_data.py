@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import quote
 
-from gankit.catalogue import BOOKKEEPING_KEYS, SAMPLE_COUNT_KEYS, TRAINING_KEYS
+from gankit.catalogue import BOOKKEEPING_KEYS, SAMPLE_COUNT_KEYS
 from gankit.files.atomic import write_text
 from gankit.files.records import read_records
 

@@ -147,8 +147,11 @@ def _per_class(metrics: dict[str, Any]) -> str:
     worst = max(known) if known else None
     cells = "".join(f'<td class="{"worst" if v == worst else ""}">{esc(float_text(v, 3)) if v is not None else "–"}</td>'
                     for v in values)
-    header = "".join(f"<th>{index}</th>" for index in range(len(values)))
-    return ('<p class="caption">intra-FID per class (class index; the worst in bold)</p>'
+    names = metrics.get("intra_fid_classes")
+    if not isinstance(names, list) or len(names) != len(values):
+        names = [str(index) for index in range(len(values))]
+    header = "".join(f"<th>{esc(str(name))}</th>" for name in names)
+    return ('<p class="caption">intra-FID per class (the worst in bold)</p>'
             f'<table class="metrics per-class"><thead><tr>{header}</tr></thead><tbody><tr>{cells}</tr></tbody></table>')
 
 

@@ -1,8 +1,9 @@
-"""What a step adds for small data: DiffAugment before D, ADA's adaptive p, R1 and LeCam.
+"""What a step adds to the plain objective: DiffAugment before D, ADA's adaptive p, R1 and
+LeCam for small data, and mode seeking in G's loss.
 
 :class:`SmallData` is built from the ``augment`` section and the ``objective.r1_*`` /
-``objective.lecam_weight`` keys (formulas in training/augment.py and
-objectives/regularisers.py). It holds every piece of state these add — ADA's p and its
+``objective.lecam_weight`` / ``objective.mode_seeking_weight`` keys (formulas in
+training/augment.py and objectives/regularisers.py). It holds every piece of state these add — ADA's p and its
 running sign sum, LeCam's moving averages, the count of D steps that spaces lazy R1 — and
 hands it to the checkpoint, so a resumed run continues exactly (p included).
 """
@@ -15,7 +16,7 @@ import torch
 from torch import Tensor
 
 from gankit.config import Config
-from gankit.objectives.regularisers import LeCam, r1_penalty
+from gankit.objectives.regularisers import LeCam, mode_seeking, paired_labels, r1_penalty
 from gankit.training.augment import AdaptiveStrength, DiffAugment
 
 
@@ -24,10 +25,11 @@ class SmallData:
     the config turns none of them on, so the plain step stays as fast as before)."""
 
     def __init__(self, augment: DiffAugment | None, adaptive: AdaptiveStrength | None, r1_weight: float,
-                 r1_interval: int, lecam: LeCam | None, lecam_weight: float):
+                 r1_interval: int, lecam: LeCam | None, lecam_weight: float, mode_seeking_weight: float = 0.0):
         self.augment, self.adaptive = augment, adaptive
         self.r1_weight, self.r1_interval = r1_weight, r1_interval
         self.lecam, self.lecam_weight = lecam, lecam_weight
+        self.mode_seeking_weight = mode_seeking_weight
         self.d_steps = 0
 
     @classmethod
@@ -36,9 +38,9 @@ class SmallData:
         augment = DiffAugment(a.policy, p=0.0 if a.adaptive else a.p) if a.policy else None
         adaptive = AdaptiveStrength(a.target, a.interval, a.speed_kimg, device=device) if a.adaptive else None
         lecam = LeCam(device=device) if o.lecam_weight > 0 else None
-        if augment is None and o.r1_weight == 0 and lecam is None:
+        if augment is None and o.r1_weight == 0 and lecam is None and o.mode_seeking_weight == 0:
             return None
-        return cls(augment, adaptive, o.r1_weight, o.r1_interval, lecam, o.lecam_weight)
+        return cls(augment, adaptive, o.r1_weight, o.r1_interval, lecam, o.lecam_weight, o.mode_seeking_weight)
 
     @property
     def p(self) -> float:
@@ -63,6 +65,17 @@ class SmallData:
             r1 = self.r1_interval * 0.5 * self.r1_weight * r1_penalty(discriminator, real_seen)
             total = r1 if total is None else total + r1
         return total
+
+    def fake_labels(self, labels: Tensor) -> Tensor:
+        """The classes to generate for a real batch of ``labels``: the same, or with mode seeking
+        the first half's classes twice, so that each pair it compares shares a class."""
+        return paired_labels(labels) if self.mode_seeking_weight > 0 else labels
+
+    def g_regulariser(self, fake: Tensor, z: Tensor) -> Tensor | None:
+        """λ·L_ms of this G step (None when mode seeking is off)."""
+        if self.mode_seeking_weight == 0:
+            return None
+        return self.mode_seeking_weight * mode_seeking(fake, z)
 
     def after_d_step(self, real_belief: Tensor) -> None:
         """ADA: count the signs of D's belief on the reals and move p when due."""

@@ -232,7 +232,8 @@ class AdversarialStep:
                  labels: torch.Tensor | None = None) -> torch.Tensor:
         """One D step, and a G step when ``with_generator_step``; ``generator_steps`` (G steps
         taken so far) sets the EMA warm-up. ``real`` is this process's rows of the batch;
-        ``labels`` their classes for a conditional GAN (the fakes are drawn for the same classes)."""
+        ``labels`` their classes for a conditional GAN (the fakes are drawn for the same classes,
+        or with mode seeking for the first half's classes twice)."""
         prepared = self.prepared()
         if self.use_manual and prepared.chains is not None and labels is None:
             return manual_step(self, prepared, real, with_generator_step, generator_steps)
@@ -242,18 +243,23 @@ class AdversarialStep:
         batch = real.shape[0]
         z = self.latents()
         conditioned = () if labels is None else (labels,)
+        if labels is not None and self.small_data is not None:
+            labels_fake = self.small_data.fake_labels(labels)
+        else:
+            labels_fake = labels
+        generated = () if labels_fake is None else (labels_fake,)
         with torch.set_grad_enabled(with_generator_step), self._autocast():
-            fake = g_net(z, *conditioned)
+            fake = g_net(z, *generated)
         fake_input = fake.detach()
         real_seen, fake_seen = self.seen(real), self.seen(fake_input)
         with self._autocast():
             if self.concat_real_fake:
-                both = () if labels is None else (torch.cat([labels, labels]),)
+                both = () if labels is None else (torch.cat([labels, labels_fake]),)
                 scores = d_net(torch.cat([real_seen, fake_seen.to(real.dtype)]), *both).float()
                 real_out, fake_out = scores[: batch // self.pack], scores[batch // self.pack:]
             else:
                 real_out = d_net(real_seen, *conditioned).float()
-                fake_out = m.discriminator(fake_seen, *conditioned).float()
+                fake_out = m.discriminator(fake_seen, *generated).float()
                 scores = torch.cat([real_out, fake_out])
         critic = m.discriminator if labels is None else (lambda x: m.discriminator(x, labels))
         loss_real, loss_fake = objective.d_losses(real_out, fake_out)
@@ -273,7 +279,9 @@ class AdversarialStep:
         g_loss = grad_norm = self.zero
         if with_generator_step:
             with self._autocast():
-                g_loss = objective.g_loss(m.discriminator(self.seen(fake), *conditioned).float())
+                g_loss = objective.g_loss(m.discriminator(self.seen(fake), *generated).float())
+                extra = None if self.small_data is None else self.small_data.g_regulariser(fake, z)
+                g_loss = g_loss if extra is None else g_loss + extra
             _clear_grads(prepared.g_params)
             g_loss.backward(inputs=prepared.g_params)
             grad_norm = self.gradient_norm(prepared.g_params)
