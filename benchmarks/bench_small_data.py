@@ -51,7 +51,6 @@ from pathlib import Path
 POLICY = "augment.policy=color,translation,cutout"
 LECAM = "objective.lecam_weight=0.01"
 OFF = ["augment.adaptive=false", "augment.policy="]  # every variant starts here (a preset may augment)
-COLOUR = ["data.name=colour-mnist"]
 VARIANTS: dict[str, list[str]] = {
     "plain": [],
     "diffaugment": [POLICY],
@@ -84,12 +83,10 @@ def colour_evaluator(path: Path) -> str:
     """Train the Colour MNIST evaluator (the shipped recipe's settings) into ``path``."""
     import torch
 
-    from gankit.classify.evaluator_train import MNIST_RECIPE, train_evaluator
-    from gankit.config import coerce_config
-    from gankit.data import load_dataset
+    from gankit.classify.evaluator_train import MNIST_RECIPE, load_labelled_data, train_evaluator
 
     torch.set_num_threads(max(1, int(os.environ.get("OMP_NUM_THREADS", "1"))))
-    dataset = load_dataset(coerce_config("folder-rgb32", COLOUR).data)
+    dataset = load_labelled_data("colour-mnist", [])  # what `gankit evaluator train --data colour-mnist` reads
     started = time.perf_counter()
     report = train_evaluator(dataset, path, **MNIST_RECIPE, progress=False)
     print(f"colour evaluator: held-out accuracy {report['holdout_accuracy']:.3f} "
@@ -152,7 +149,7 @@ def main() -> None:
             ProcessPoolExecutor(args.jobs, mp_context=get_context("spawn")) as pool:
         if args.colour:
             evaluator = args.evaluator or colour_evaluator(Path(out) / "colour-eval.pt")
-            preset, extra = "folder-rgb32", [*COLOUR, f"eval.evaluator={evaluator}", *extra]
+            preset, extra = "folder-rgb32", ["data.name=colour-mnist", f"eval.evaluator={evaluator}", *extra]
             what = "Colour MNIST, 500 training images, folder-rgb32 preset (its ADA off in plain)"
         futures = [pool.submit(_one, v, s, args.epochs, args.n, out, extra, preset) for v in variants for s in seeds]
         results = []

@@ -97,3 +97,13 @@ LIST_KEYS = frozenset({"warnings", "diagnostics", "intra_fid_per_class", "intra_
 BOOKKEEPING_KEYS = frozenset({*TRAINING_KEYS, "train_seconds", "stopped_by", *LIST_KEYS})
 # Sample counts and sizes logged beside the metrics: shown as integers, never as metrics.
 SAMPLE_COUNT_KEYS: tuple[str, ...] = ("n_real", "n_fake", "k", "kid_subset_size", "num_classes", "n_modes")
+
+
+def per_class_names(record: dict) -> list[str]:
+    """Column names of a record's ``intra_fid_per_class``: its ``intra_fid_classes`` when they
+    match it one to one (records written before they were logged have none), else the indices."""
+    values = record.get("intra_fid_per_class") or []
+    names = record.get("intra_fid_classes")
+    if isinstance(names, list) and len(names) == len(values):
+        return [str(name) for name in names]
+    return [str(index) for index in range(len(values))]

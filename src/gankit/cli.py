@@ -226,10 +226,11 @@ def _format(metrics: dict, key: str) -> str:
         return ""
     from gankit.numbers import float_text
 
-    if isinstance(value, list):  # per class, in class order, named by intra_fid_classes when given
-        names = metrics.get("intra_fid_classes")
-        names = names if isinstance(names, list) and len(names) == len(value) else range(len(value))
-        return ", ".join(f"{name}: {'–' if item is None else float_text(item, 4)}" for name, item in zip(names, value))
+    if isinstance(value, list):  # intra_fid_per_class: per class, in class order
+        from gankit.catalogue import per_class_names
+
+        return ", ".join(f"{name}: {'–' if item is None else float_text(item, 4)}"
+                         for name, item in zip(per_class_names(metrics), value))
     text = float_text(value) if isinstance(value, float) else str(value)
     return text if spread is None else f"{text} ± {float_text(spread, 2)}"
 
@@ -243,7 +244,8 @@ def _print_metrics(metrics: dict, title: str) -> None:
     table = Table("metric", "plain", "DRS", title=title, box=None, title_justify="left") if paired \
         else Table("metric", "value", title=title, box=None, title_justify="left")
     for key, value in metrics.items():
-        if key in ("warnings", "intra_fid_classes") or (key.endswith("_std") and key[:-4] in metrics) or (paired and key.startswith("drs_")):
+        if (key in ("warnings", "intra_fid_classes") or (key.endswith("_std") and key[:-4] in metrics)
+                or (paired and key.startswith("drs_"))):
             continue
         table.add_row(key, _format(metrics, key), *([_format(metrics, f"drs_{key}")] if paired else []))
     if paired:

@@ -11,7 +11,7 @@ import math
 from collections.abc import Iterable
 from typing import Any
 
-from gankit.catalogue import ARROW_DIRECTIONS, BOOKKEEPING_KEYS, TRAINING_KEYS
+from gankit.catalogue import ARROW_DIRECTIONS, BOOKKEEPING_KEYS, TRAINING_KEYS, per_class_names
 from gankit.numbers import float_text
 from gankit.report.html_data import COUNT_KEYS, RunFiles
 
@@ -147,10 +147,7 @@ def _per_class(metrics: dict[str, Any]) -> str:
     worst = max(known) if known else None
     cells = "".join(f'<td class="{"worst" if v == worst else ""}">{esc(float_text(v, 3)) if v is not None else "–"}</td>'
                     for v in values)
-    names = metrics.get("intra_fid_classes")
-    if not isinstance(names, list) or len(names) != len(values):
-        names = [str(index) for index in range(len(values))]
-    header = "".join(f"<th>{esc(str(name))}</th>" for name in names)
+    header = "".join(f"<th>{esc(name)}</th>" for name in per_class_names(metrics))
     return ('<p class="caption">intra-FID per class (the worst in bold)</p>'
             f'<table class="metrics per-class"><thead><tr>{header}</tr></thead><tbody><tr>{cells}</tr></tbody></table>')
 

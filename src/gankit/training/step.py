@@ -243,10 +243,7 @@ class AdversarialStep:
         batch = real.shape[0]
         z = self.latents()
         conditioned = () if labels is None else (labels,)
-        if labels is not None and self.small_data is not None:
-            labels_fake = self.small_data.fake_labels(labels)
-        else:
-            labels_fake = labels
+        labels_fake = labels if labels is None or self.small_data is None else self.small_data.fake_labels(labels)
         generated = () if labels_fake is None else (labels_fake,)
         with torch.set_grad_enabled(with_generator_step), self._autocast():
             fake = g_net(z, *generated)
