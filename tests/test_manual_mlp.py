@@ -137,7 +137,7 @@ def test_manual_step_trains_exactly_like_the_autograd_step(tmp_path, overrides):
 
 @pytest.mark.parametrize("overrides", [
     ["objective.name=wgan-gp"], ["model.spectral_norm=true"],
-    ["model.minibatch_std=true"], ["model.g_batch_norm=true"],
+    ["model.minibatch_std=true"], ["model.minibatch_kernels=4"], ["model.g_batch_norm=true"],
 ])
 def test_models_or_objectives_that_need_autograd_take_the_autograd_step(tmp_path, overrides):
     trainer = Trainer(load_config("toy-ring8", TINY + overrides), tmp_path / "run")

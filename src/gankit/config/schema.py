@@ -76,6 +76,9 @@ class ModelConfig:
     pack: int = _key(1, "PacGAN: the discriminator judges this many samples at once (1 = off)")
     spectral_norm: bool = _key(False, "spectral normalisation of the discriminator's layers")
     minibatch_std: bool = _key(False, "append the minibatch standard deviation as a discriminator feature (ProGAN)")
+    minibatch_kernels: int = _key(0, "minibatch discrimination (Salimans et al. 2016): number of kernels B "
+                                     "appended as D features; 0 = off")
+    minibatch_kernel_dim: int = _key(5, "minibatch discrimination: length C of each kernel's projection")
     conditional: bool = _key(False, "class-conditional GAN on data with classes (class folders, MNIST labels): "
                                     "G gets a class embedding, D a projection head (Miyato & Koyama 2018)")
     class_dim: int = _key(16, "conditional GANs: length of the generator's class embedding")

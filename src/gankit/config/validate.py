@@ -53,7 +53,9 @@ def validate(config: Config) -> Config:
         raise ConfigError(f"data.channels: must be 1 (grayscale) or 3 (RGB), got {config.data.channels}")
     for key, value, low in (("data.limit", config.data.limit, 0), ("data.image_size", config.data.image_size, 8),
                             ("model.base_width", config.model.base_width, 1),
-                            ("model.d_base_width", config.model.d_base_width, 0)):
+                            ("model.d_base_width", config.model.d_base_width, 0),
+                            ("model.minibatch_kernels", config.model.minibatch_kernels, 0),
+                            ("model.minibatch_kernel_dim", config.model.minibatch_kernel_dim, 1)):
         if value < low:
             raise ConfigError(f"{key}: must be at least {low}, got {value}")
     if not 0 < config.objective.label_smoothing <= 1:

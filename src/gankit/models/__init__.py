@@ -64,15 +64,19 @@ def build_discriminator(model_config, sample_shape: tuple[int, ...], n_classes: 
             return RadfordDiscriminator(sample_shape, base_width=m.d_base_width or m.base_width,
                                         batch_norm=m.d_batch_norm,
                                         dropout=m.d_dropout, slope=m.d_slope, pack=m.pack,
-                                        spectral_norm=m.spectral_norm, minibatch_std=m.minibatch_std)
+                                        spectral_norm=m.spectral_norm, minibatch_std=m.minibatch_std,
+                                        minibatch_kernels=m.minibatch_kernels,
+                                        minibatch_kernel_dim=m.minibatch_kernel_dim)
         return DCGANDiscriminator(
             sample_shape, style=m.dcgan_style, base_width=m.d_base_width or m.base_width, batch_norm=m.d_batch_norm,
             dropout=m.d_dropout, slope=m.d_slope, pack=m.pack, spectral_norm=m.spectral_norm,
-            minibatch_std=m.minibatch_std,
+            minibatch_std=m.minibatch_std, minibatch_kernels=m.minibatch_kernels,
+            minibatch_kernel_dim=m.minibatch_kernel_dim,
         )
     return MLPDiscriminator(
         sample_shape, m.d_hidden, slope=m.d_slope, dropout=m.d_dropout, pack=m.pack,
-        spectral_norm=m.spectral_norm, minibatch_std=m.minibatch_std,
+        spectral_norm=m.spectral_norm, minibatch_std=m.minibatch_std, minibatch_kernels=m.minibatch_kernels,
+        minibatch_kernel_dim=m.minibatch_kernel_dim,
     )
 
 

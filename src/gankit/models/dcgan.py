@@ -41,7 +41,7 @@ from torch import Tensor, nn
 from torch.nn.utils.parametrizations import spectral_norm as _spectral_norm
 
 from gankit.errors import ConfigError
-from gankit.models.layers import MinibatchStd, init_weights, leaky_relu
+from gankit.models.layers import MinibatchDiscrimination, MinibatchStd, init_weights, leaky_relu
 from gankit.models.mlp import OUTPUT_ACTIVATIONS, PackSizeError
 
 __all__ = ["DCGANGenerator", "DCGANDiscriminator", "STYLES", "STYLE_DEFAULTS", "forward_flops"]
@@ -145,13 +145,16 @@ class DCGANDiscriminator(nn.Module):
     spectral_norm wraps every conv and the Dense layer (Miyato et al. 2018).
     minibatch_std appends the batch std (ProGAN) as one feature after Flatten, before
     the Dense layer; a Dense over a constant feature map is the same function as a
-    Dense over that one value. batch_norm adds BatchNorm2d after every conv but the
-    first (DCGAN), whose conv then has no bias.
+    Dense over that one value. minibatch_kernels = B > 0 then appends B
+    minibatch-discrimination features (Salimans et al. 2016; ``MinibatchDiscrimination``,
+    not spectrally normalised) over the packs. batch_norm adds BatchNorm2d after every conv
+    but the first (DCGAN), whose conv then has no bias.
     """
 
     def __init__(self, image_shape: Sequence[int], *, style: str = "tf", base_width: int = 64,
                  batch_norm: bool = False, dropout: float | None = None, slope: float | None = None,
-                 pack: int = 1, spectral_norm: bool = False, minibatch_std: bool = False) -> None:
+                 pack: int = 1, spectral_norm: bool = False, minibatch_std: bool = False,
+                 minibatch_kernels: int = 0, minibatch_kernel_dim: int = 5) -> None:
         super().__init__()
         defaults = STYLE_DEFAULTS.get(style, {})
         dropout = defaults.get("d_dropout", 0.0) if dropout is None else dropout
@@ -184,6 +187,9 @@ class DCGANDiscriminator(nn.Module):
         if minibatch_std:
             layers.append(MinibatchStd())
             features += 1
+        if minibatch_kernels:
+            layers.append(MinibatchDiscrimination(features, minibatch_kernels, minibatch_kernel_dim))
+            features += minibatch_kernels
         layers.append(wrap(nn.Linear(features, 1)))
         self.net = nn.Sequential(*layers)
         init_weights(self)

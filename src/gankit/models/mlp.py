@@ -1,6 +1,6 @@
 """Fully connected generator and discriminator (the point GANs of the 2D line/parabola/spiral
-exercise and the MNIST MLP course assignment's template), with PacGAN packing, spectral norm and minibatch
-standard deviation as options of the discriminator."""
+exercise and the MNIST MLP course assignment's template), with PacGAN packing, spectral norm, minibatch
+standard deviation and minibatch discrimination as options of the discriminator."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from torch.nn.utils.parametrizations import spectral_norm as _spectral_norm
 
 from gankit.errors import ConfigError
 from gankit.models.fused import ChainSpec, mlp_chain
-from gankit.models.layers import MinibatchStd, count_parameters, leaky_relu
+from gankit.models.layers import MinibatchDiscrimination, MinibatchStd, count_parameters, leaky_relu
 
 __all__ = ["MLPGenerator", "MLPDiscriminator", "PackSizeError", "count_parameters",
            "OUTPUT_ACTIVATIONS"]
@@ -52,7 +52,8 @@ class _PlainChain:
 
     def plain_chain(self) -> ChainSpec | None:
         """(Linears, slope, output activation, dropout) when the network is a plain chain (no
-        batch norm, spectral norm or minibatch std), for models/fused.py; None otherwise."""
+        batch norm, spectral norm, minibatch std or minibatch discrimination), for models/fused.py;
+        None otherwise."""
         return self._chain
 
     def _through_chain(self, x: Tensor) -> Tensor | None:
@@ -112,19 +113,23 @@ class MLPDiscriminator(_PlainChain, nn.Module):
     on raw scores.
 
     Each hidden layer is Linear -> LeakyReLU(slope) -> [Dropout], then
-    [MinibatchStd] and a final Linear to 1.
+    [MinibatchStd] -> [MinibatchDiscrimination] and a final Linear to 1.
 
     pack = m (PacGAN, Lin et al. 2018): D judges m samples at once; consecutive
     rows are concatenated, (B, F) -> (B/m, m·F), so rows 0..m-1 form pack 0 and B
     must be a multiple of m. spectral_norm wraps every Linear in
     torch.nn.utils.parametrizations.spectral_norm (Miyato et al. 2018): one power
     iteration per forward in train mode, none in eval mode. minibatch_std appends
-    the batch std feature (over the packed rows) before the final Linear.
+    the batch std feature (over the packed rows) before the final Linear;
+    minibatch_kernels = B > 0 then appends B minibatch-discrimination features
+    (Salimans et al. 2016, kernels of minibatch_kernel_dim), the packs being the rows. In
+    that order the std feature, equal on every row, adds nothing to the distances.
     """
 
     def __init__(self, in_shape: int | Sequence[int], hidden: Sequence[int], *,
                  slope: float = 0.2, dropout: float = 0.0, pack: int = 1,
-                 spectral_norm: bool = False, minibatch_std: bool = False) -> None:
+                 spectral_norm: bool = False, minibatch_std: bool = False, minibatch_kernels: int = 0,
+                 minibatch_kernel_dim: int = 5) -> None:
         super().__init__()
         if pack < 1:
             raise ConfigError(f"pack must be >= 1, got {pack}")
@@ -146,9 +151,12 @@ class MLPDiscriminator(_PlainChain, nn.Module):
         if minibatch_std:
             layers.append(MinibatchStd())
             width += 1
+        if minibatch_kernels:
+            layers.append(MinibatchDiscrimination(width, minibatch_kernels, minibatch_kernel_dim))
+            width += minibatch_kernels
         layers.append(linear(width, 1))
         self.net = nn.Sequential(*layers)
-        plain = not (spectral_norm or minibatch_std)
+        plain = not (spectral_norm or minibatch_std or minibatch_kernels)
         self._chain = _chain_of(self.net, slope, "linear", dropout) if plain else None
 
     def pack_rows(self, x: Tensor) -> Tensor:

@@ -26,7 +26,8 @@ Everything comes from the config as written, so a preset sets Radford's choices 
 ``g_batch_norm = true``, ``g_slope = 0`` (ReLU), ``d_batch_norm = true``, ``d_slope = 0.2``.
 The other discriminator options work as in ``DCGANDiscriminator``: ``pack`` stacks samples
 channel-wise, ``spectral_norm`` wraps every conv and the Dense layer, ``minibatch_std`` adds
-one feature before the Dense layer, ``d_dropout`` follows every LeakyReLU. ``g_dropout`` follows
+one feature before the Dense layer and ``minibatch_kernels`` then that many
+minibatch-discrimination features, ``d_dropout`` follows every LeakyReLU. ``g_dropout`` follows
 the 4×4 projection block.
 
 Cost (``forward_flops``, 2 × MACs of conv/linear layers) per sample at base width 64,
@@ -45,7 +46,7 @@ from torch import Tensor, nn
 from torch.nn.utils.parametrizations import spectral_norm as _spectral_norm
 
 from gankit.errors import ConfigError
-from gankit.models.layers import MinibatchStd, init_weights, leaky_relu
+from gankit.models.layers import MinibatchDiscrimination, MinibatchStd, init_weights, leaky_relu
 from gankit.models.mlp import OUTPUT_ACTIVATIONS, PackSizeError
 
 __all__ = ["RADFORD", "RadfordDiscriminator", "RadfordGenerator", "radford_depth"]
@@ -123,7 +124,7 @@ class RadfordDiscriminator(nn.Module):
 
     def __init__(self, image_shape: Sequence[int], *, base_width: int = 64, batch_norm: bool = True,
                  dropout: float = 0.0, slope: float = 0.2, pack: int = 1, spectral_norm: bool = False,
-                 minibatch_std: bool = False) -> None:
+                 minibatch_std: bool = False, minibatch_kernels: int = 0, minibatch_kernel_dim: int = 5) -> None:
         super().__init__()
         depth = radford_depth(image_shape)
         _check_width(base_width, dropout)
@@ -152,6 +153,9 @@ class RadfordDiscriminator(nn.Module):
         if minibatch_std:
             layers.append(MinibatchStd())
             features += 1
+        if minibatch_kernels:
+            layers.append(MinibatchDiscrimination(features, minibatch_kernels, minibatch_kernel_dim))
+            features += minibatch_kernels
         layers.append(wrap(nn.Linear(features, 1)))
         self.net = nn.Sequential(*layers)
         init_weights(self)

@@ -12,7 +12,8 @@ ranks draw the same per-epoch permutation and the same global batch of latents (
 mixing weights); each rank trains on its own contiguous slice (:func:`rank_rows`) of the
 global batch. DDP averages the gradients of the slices, which for per-sample losses (no
 batch norm, no dropout) is the gradient of the global batch. Batch-norm statistics are per
-rank (``train.sync_batch_norm`` shares them, CUDA only) and dropout masks differ per rank.
+rank (``train.sync_batch_norm`` shares them, CUDA only), minibatch std and minibatch
+discrimination compare the rows of a rank's slice only, and dropout masks differ per rank.
 
 Only rank 0 writes the run folder (metrics, checkpoints, samples, report, TensorBoard) and
 evaluates; decisions that end the run (stop rules, Ctrl-C) are shared so that every rank

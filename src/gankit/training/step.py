@@ -3,8 +3,9 @@
 What keeps the step fast (measured in BENCHMARKS.md, "Training speed and distributed"):
 - the generator's forward pass of the discriminator step is reused by the generator step
   that follows it (G has not changed in between), so a G step costs no extra G forward;
-- where the discriminator treats samples independently (no minibatch-std feature, no batch
-  norm), real and fake go through it in one concatenated pass;
+- where the discriminator treats samples independently (no minibatch-std or
+  minibatch-discrimination feature, no batch norm), real and fake go through it in one
+  concatenated pass;
 - the G step backpropagates into G's parameters only (``backward(inputs=...)``): no weight
   gradients of D are computed, and D needs no requires_grad toggling;
 - plain MLPs run as one autograd node each (models/fused.py), and when both networks are
@@ -142,7 +143,8 @@ class AdversarialStep:
         self.latent_dim = model_config.latent_dim
         self.latent_distribution = model_config.latent_distribution
         self.pack = model_config.pack
-        self.concat_real_fake = not (model_config.minibatch_std or model_config.d_batch_norm)
+        self.concat_real_fake = not (model_config.minibatch_std or model_config.minibatch_kernels
+                                     or model_config.d_batch_norm)
         self.ema_decay = train_config.ema_decay
         self.global_batch = train_config.batch_size
         self.rows = rows if rows is not None else slice(0, self.global_batch)
