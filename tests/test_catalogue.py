@@ -14,6 +14,7 @@ from gankit.config.schema import Config
 from gankit.data import DATASET_NAMES
 from gankit.data.toy2d import TOY2D_NAMES
 from gankit.models import DCGAN_STYLES, MODEL_FAMILIES
+from gankit.models.mlp import PACK_INITS
 from gankit.models.mlp import OUTPUT_ACTIVATIONS
 from gankit.objectives import GENERATOR_LOSSES, OBJECTIVE_NAMES
 from gankit.sampling.latent import LATENT_DISTRIBUTIONS
@@ -55,6 +56,7 @@ def _choices(section: str, name: str) -> tuple[str, ...]:
     ("data.name", DATASET_NAMES),
     ("model.family", MODEL_FAMILIES),
     ("model.dcgan_style", DCGAN_STYLES),
+    ("model.pack_init", PACK_INITS),
     ("model.g_output", tuple(OUTPUT_ACTIVATIONS)),
     ("model.latent_distribution", LATENT_DISTRIBUTIONS),
     ("objective.name", OBJECTIVE_NAMES),

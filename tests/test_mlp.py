@@ -7,7 +7,7 @@ from torch import nn
 
 from gankit.errors import ConfigError, GankitError
 from gankit.models.layers import MinibatchStd, count_parameters, init_weights
-from gankit.models.mlp import MLPDiscriminator, MLPGenerator, PackSizeError
+from gankit.models.mlp import MLPDiscriminator, MLPGenerator, PackSizeError, block_pack_init
 
 
 @pytest.fixture(autouse=True)
@@ -254,3 +254,53 @@ def test_init_weights_reaches_spectral_norm_original_and_conv():
     assert abs(d.net[0].parametrizations.weight.original.std().item() - 0.02) < 2e-3
     conv = init_weights(nn.Conv2d(8, 16, 3), std=0.05)
     assert abs(conv.weight.std().item() - 0.05) < 5e-3 and torch.equal(conv.bias, torch.zeros(16))
+
+
+# ---------------------------------------------------------------- block start of a packed D
+
+def test_block_pack_init_zeroes_the_weights_across_samples():
+    torch.manual_seed(0)
+    layer = block_pack_init(nn.Linear(3 * 2, 9), pack=3)
+    weight = layer.weight.detach()
+    for group in range(3):
+        rows = slice(3 * group, 3 * group + 3)
+        for sample in range(3):
+            block = weight[rows, 2 * sample:2 * sample + 2]
+            if sample == group:
+                assert block.abs().max() > 0 and block.abs().max() <= 1 / 2 ** 0.5
+            else:
+                assert torch.equal(block, torch.zeros_like(block))
+
+
+def test_block_started_units_read_one_sample_each():
+    torch.manual_seed(0)
+    d = MLPDiscriminator(2, [8, 8], pack=2, pack_init="block")
+    x = torch.randn(4, 2)
+    first = d.net[0]
+    before = first(d.pack_rows(x)).detach()
+    changed = x.clone()
+    changed[1] += 5.0  # the second sample of pack 0
+    after = first(d.pack_rows(changed)).detach()
+    assert torch.equal(after[0, :4], before[0, :4])  # group 0 reads sample 0 only
+    assert not torch.equal(after[0, 4:], before[0, 4:])
+    assert torch.equal(after[1], before[1])
+
+
+def test_pack_init_through_the_config_and_with_spectral_norm():
+    from gankit.config.schema import ModelConfig
+    from gankit.models import build_discriminator
+
+    torch.manual_seed(0)
+    d = build_discriminator(ModelConfig(pack=2, pack_init="block", d_hidden=[6]), (2,))
+    assert torch.equal(d.net[0].weight[:3, 2:], torch.zeros(3, 2))
+    dense = build_discriminator(ModelConfig(pack=2, pack_init="dense", d_hidden=[6]), (2,))
+    assert (dense.net[0].weight[:3, 2:] != 0).all()
+    sn = MLPDiscriminator(2, [6], pack=2, pack_init="block", spectral_norm=True)
+    assert torch.equal(sn.net[0].parametrizations.weight.original[3:, :2].detach(), torch.zeros(3, 2))
+
+
+def test_pack_init_is_checked_and_matches_the_schema():
+    with pytest.raises(ConfigError, match="pack_init"):
+        MLPDiscriminator(2, [4], pack=2, pack_init="diagonal")
+    with pytest.raises(ConfigError, match="blocks"):
+        block_pack_init(nn.Linear(5, 4), pack=2)

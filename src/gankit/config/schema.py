@@ -74,6 +74,9 @@ class ModelConfig:
     g_batch_norm: bool = _key(False, "batch norm in the generator")
     g_output: str = _choice("linear", ("linear", "tanh", "sigmoid"), "the generator's output activation")
     pack: int = _key(1, "PacGAN: the discriminator judges this many samples at once (1 = off)")
+    pack_init: str = _choice("dense", ("dense", "block"),
+                             "PacGAN, MLP discriminator: block starts its first layer with each unit reading "
+                             "one sample of the pack (it learns per-sample structure sooner); dense = PyTorch's start")
     spectral_norm: bool = _key(False, "spectral normalisation of the discriminator's layers")
     minibatch_std: bool = _key(False, "append the minibatch standard deviation as a discriminator feature (ProGAN)")
     minibatch_kernels: int = _key(0, "minibatch discrimination (Salimans et al. 2016): number of kernels B "

@@ -76,7 +76,7 @@ def build_discriminator(model_config, sample_shape: tuple[int, ...], n_classes: 
     return MLPDiscriminator(
         sample_shape, m.d_hidden, slope=m.d_slope, dropout=m.d_dropout, pack=m.pack,
         spectral_norm=m.spectral_norm, minibatch_std=m.minibatch_std, minibatch_kernels=m.minibatch_kernels,
-        minibatch_kernel_dim=m.minibatch_kernel_dim,
+        minibatch_kernel_dim=m.minibatch_kernel_dim, pack_init=m.pack_init,
     )
 
 

@@ -15,6 +15,9 @@ from gankit.errors import ConfigError
 from gankit.models.fused import ChainSpec, mlp_chain
 from gankit.models.layers import MinibatchDiscrimination, MinibatchStd, count_parameters, leaky_relu
 
+# How a packed MLP discriminator's first layer starts (``block_pack_init``).
+PACK_INITS: tuple[str, ...] = ("dense", "block")
+
 __all__ = ["MLPGenerator", "MLPDiscriminator", "PackSizeError", "count_parameters",
            "OUTPUT_ACTIVATIONS"]
 
@@ -117,7 +120,9 @@ class MLPDiscriminator(_PlainChain, nn.Module):
 
     pack = m (PacGAN, Lin et al. 2018): D judges m samples at once; consecutive
     rows are concatenated, (B, F) -> (B/m, m·F), so rows 0..m-1 form pack 0 and B
-    must be a multiple of m. spectral_norm wraps every Linear in
+    must be a multiple of m. pack_init = "block" starts the first layer block-diagonal, each
+    unit reading one sample of the pack (``block_pack_init``); "dense" is PyTorch's default
+    start. spectral_norm wraps every Linear in
     torch.nn.utils.parametrizations.spectral_norm (Miyato et al. 2018): one power
     iteration per forward in train mode, none in eval mode. minibatch_std appends
     the batch std feature (over the packed rows) before the final Linear;
@@ -129,7 +134,7 @@ class MLPDiscriminator(_PlainChain, nn.Module):
     def __init__(self, in_shape: int | Sequence[int], hidden: Sequence[int], *,
                  slope: float = 0.2, dropout: float = 0.0, pack: int = 1,
                  spectral_norm: bool = False, minibatch_std: bool = False, minibatch_kernels: int = 0,
-                 minibatch_kernel_dim: int = 5) -> None:
+                 minibatch_kernel_dim: int = 5, pack_init: str = "dense") -> None:
         super().__init__()
         if pack < 1:
             raise ConfigError(f"pack must be >= 1, got {pack}")
@@ -156,6 +161,10 @@ class MLPDiscriminator(_PlainChain, nn.Module):
             width += minibatch_kernels
         layers.append(linear(width, 1))
         self.net = nn.Sequential(*layers)
+        if pack_init not in PACK_INITS:
+            raise ConfigError(f"pack_init must be one of {', '.join(PACK_INITS)}, got {pack_init!r}")
+        if self.pack > 1 and pack_init == "block":
+            block_pack_init(self.net[0], self.pack)
         plain = not (spectral_norm or minibatch_std or minibatch_kernels)
         self._chain = _chain_of(self.net, slope, "linear", dropout) if plain else None
 
@@ -178,6 +187,30 @@ class MLPDiscriminator(_PlainChain, nn.Module):
     def features(self, x: Tensor) -> Tensor:
         """The input of the final Linear (B // pack, F): what a projection head reads."""
         return self.net[:-1](self.pack_rows(x))
+
+
+def block_pack_init(layer: nn.Linear, pack: int) -> nn.Linear:
+    """Start a packed discriminator's first Linear block-diagonal: its units are split into
+    ``pack`` groups and group j reads only sample j of the pack, W[group j, sample j] ~
+    U(−1/√F, 1/√F) (PyTorch's default for a layer reading the F features of one sample) and 0
+    elsewhere; the bias keeps its default. Training may then mix the samples.
+
+    Why: with PyTorch's dense start every unit reads a random mix w₁·x₁ + … + w_m·x_m of the m
+    samples, and the sum of m independent draws hides the fine structure each sample has (on
+    grid25 a unit sees a near-continuous distribution instead of 25 sharp modes). A packed D so
+    started stays at chance far longer than an unpacked one (BENCHMARKS.md, PacGAN on grid25)."""
+    weight = layer.parametrizations.weight.original if hasattr(layer, "parametrizations") else layer.weight
+    units, width = weight.shape
+    if pack < 1 or width % pack or units < pack:
+        raise ConfigError(f"cannot split a {units}x{width} layer into {pack} sample blocks")
+    features = width // pack
+    bound = 1.0 / math.sqrt(features)
+    with torch.no_grad():
+        weight.zero_()
+        for j in range(pack):
+            rows = slice(j * units // pack, (j + 1) * units // pack)
+            weight[rows, j * features:(j + 1) * features].uniform_(-bound, bound)
+    return layer
 
 
 def _use_chain(chain, x: Tensor) -> bool:
