@@ -43,7 +43,27 @@ def test_collapse_fires_after_patience_with_the_epoch_it_began():
 
 def test_collapse_clears_when_the_generator_recovers():
     assert mode_collapse(_classes([10, 4, 4, 10])) is None
-    assert mode_collapse(_classes([10, 6, 6])) is None  # 6 of 10 is not half
+    assert mode_collapse(_classes([10, 8, 8])) is None  # 8 of 10: neither half lost nor below 80%
+
+
+def test_covering_under_80_percent_is_a_collapse_after_warm_up():
+    found = mode_collapse(_classes([10, 6, 6]))
+    assert found is not None and found.since_epoch == 2 and "cover 6 of 10 classes" in found.message
+    assert mode_collapse(_classes([10, 6, 6]), warmup_epochs=3) is None  # still warming up
+    stacked = _records(modes_covered=[300, 700, 700], n_modes=[1000] * 3, modes_kl=[2.0, 0.9, 0.9])
+    assert "cover 700 of 1000 modes" in mode_collapse(stacked).message
+    assert mode_collapse(_records(modes_covered=[300, 800, 990], n_modes=[1000] * 3, modes_kl=[2.0, 0.9, 0.1])) is None
+    # a 2D mode counts only once it is sharp: few captured modes early on is not a collapse
+    grid = _records(modes_captured=[0, 5, 12], n_modes=[25] * 3, mode_entropy=[2.9, 2.9, 3.0])
+    assert mode_collapse(grid) is None
+
+
+def test_a_finished_run_with_one_evaluation_is_judged_on_it():
+    only_final = _classes([None, None, 6])  # e.g. eval.every = 0: the final evaluation only
+    assert mode_collapse(only_final) is None  # still training: patience not met
+    assert mode_collapse(only_final, epochs=3).since_epoch == 3
+    assert mode_collapse(_classes([None, None, 10]), epochs=3) is None
+    assert mode_collapse(_classes([10, 10, 6]), epochs=3) is None  # two evaluations: patience still applies
 
 
 def test_entropy_drop_and_low_entropy_after_warm_up():

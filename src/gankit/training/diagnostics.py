@@ -7,7 +7,9 @@ exactly like an uninterrupted one) and reports the epoch where the condition beg
   evaluations the generator's samples cover at most half the modes/classes it covered at
   its best, or the entropy of its mode/class histogram fell by a quarter of log K from
   its best, or — past the first 10% of the epochs, when an untrained generator's tight
-  blob is not yet a collapse — it is below half of the uniform log K. Without mode or
+  blob is not yet a collapse — it is below half of the uniform log K or the samples cover
+  fewer than 80% of the K classifier modes/classes (a finished run with fewer evaluations than the
+  patience, e.g. only the final one, is judged on those). Without mode or
   class counts (curves, unlabelled folders) a fall of recall/coverage to half its best
   counts.
 - **discriminator saturation**: for ``SATURATION_EPOCHS`` epochs the discriminator gives
@@ -30,6 +32,7 @@ from typing import Any, Sequence
 from gankit.metrics.select import quality_key
 
 COLLAPSE_PATIENCE = 2
+COVERED_SHARE = 0.8  # past the warm-up, covering fewer than this share of the modes/classes is a collapse
 SATURATION_EPOCHS = 5
 SATURATION_REAL, SATURATION_FAKE = 0.95, 0.05
 VANISHING_EPOCHS = 3
@@ -88,6 +91,12 @@ def _collapse_reason(history: Sequence[dict[str, Any]], record: dict[str, Any], 
         fell = _halved(history, count, count_key, 2, ".0f")
         if fell:
             return fell
+        total = _number(record, total_key)
+        # (classifier counts only: every sample has a class, so few classes means few kinds of
+        # samples; a 2D mode is only "captured" once it is sharp, which takes a while)
+        classified = count_key != "modes_captured"
+        if warm and classified and total is not None and total >= 2 and count < COVERED_SHARE * total:
+            return f"samples cover {count:.0f} of {total:.0f} {'classes' if 'class' in count_key else 'modes'}"
         entropy = _normalised_entropy(record, total_key, entropy_key)
         if entropy is not None:
             earlier = [e for e in (_normalised_entropy(r, total_key, entropy_key) for r in history) if e is not None]
@@ -103,14 +112,17 @@ def _collapse_reason(history: Sequence[dict[str, Any]], record: dict[str, Any], 
     return None
 
 
-def mode_collapse(records: Sequence[dict[str, Any]], warmup_epochs: int = 0) -> Diagnosis | None:
+def mode_collapse(records: Sequence[dict[str, Any]], warmup_epochs: int = 0, epochs: int = 0) -> Diagnosis | None:
+    """``epochs``: the run's length; a finished run with fewer evaluations than the patience
+    (e.g. only the final one) is judged on the ones it has."""
     evaluated = [r for r in records if any(_number(r, key) is not None for key, _, _ in _MODE_SIGNALS)
                  or any(_number(r, key) is not None for key in _SPREAD_METRICS)]
     streak: list[tuple[dict[str, Any], str]] = []
     for index, record in enumerate(evaluated):
         reason = _collapse_reason(evaluated[:index], record, warm=record["epoch"] > warmup_epochs)
         streak = streak + [(record, reason)] if reason else []
-    if len(streak) < COLLAPSE_PATIENCE:
+    finished = bool(epochs) and bool(evaluated) and evaluated[-1]["epoch"] >= epochs
+    if not streak or len(streak) < (min(COLLAPSE_PATIENCE, len(evaluated)) if finished else COLLAPSE_PATIENCE):
         return None
     return Diagnosis("mode_collapse", int(streak[0][0]["epoch"]), streak[-1][1])
 
@@ -179,6 +191,6 @@ def diagnose(records: Sequence[dict[str, Any]], *, select: str = "auto", objecti
              eval_every: int = 1, epochs: int = 0) -> list[Diagnosis]:
     """Every problem active at the last record, oldest first (``epochs``: the run's length,
     for the collapse detector's warm-up)."""
-    found = [mode_collapse(records, warmup_epochs=math.ceil(0.1 * epochs)), d_saturation(records), vanishing_gradients(records),
-             oscillation(records, select, objective, eval_every)]
+    found = [mode_collapse(records, warmup_epochs=math.ceil(0.1 * epochs), epochs=epochs), d_saturation(records),
+             vanishing_gradients(records), oscillation(records, select, objective, eval_every)]
     return sorted((d for d in found if d is not None), key=lambda d: d.since_epoch)
