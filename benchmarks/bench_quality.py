@@ -87,18 +87,16 @@ from typing import Any
 # Keys the config schema does not know (yet) are dropped with a printed note, so a lever that
 # exists only on another branch (e.g. model.minibatch_kernels) does not break the run.
 # ------------------------------------------------------------------------------------------
+# The plain GAN: the preset's networks and step budget without its mode-coverage levers.
+PLAIN = ["model.pack=1", "model.pack_init=dense", "model.minibatch_std=false", "model.minibatch_kernels=0",
+         "objective.mode_seeking_weight=0", "objective.r1_weight=0", "train.ema_decay=0", "train.lr_decay=none"]
 BASELINES: dict[str, tuple[str, list[str]]] = {
-    "toy-grid25": ("toy-grid25", ["model.pack=1", "model.minibatch_std=false", "model.minibatch_kernels=0",
-                                  "objective.mode_seeking_weight=0", "objective.r1_weight=0"]),
-    "toy-ring8": ("toy-ring8", ["model.pack=1", "model.minibatch_std=false", "model.minibatch_kernels=0",
-                                "objective.mode_seeking_weight=0", "objective.r1_weight=0"]),
-    "toy-parabola": ("toy-parabola", ["model.pack=1", "model.minibatch_std=false", "model.minibatch_kernels=0",
-                                      "objective.mode_seeking_weight=0", "objective.r1_weight=0"]),
-    "toy-line": ("toy-line", ["model.pack=1", "model.minibatch_std=false", "model.minibatch_kernels=0",
-                              "objective.mode_seeking_weight=0", "objective.r1_weight=0"]),
-    "stacked-mnist-dcgan": ("stacked-mnist-dcgan", ["model.pack=1", "model.minibatch_std=false",
-                                                    "model.minibatch_kernels=0", "objective.mode_seeking_weight=0",
-                                                    "objective.r1_weight=0"]),
+    "toy-grid25": ("toy-grid25", PLAIN),
+    "toy-ring8": ("toy-ring8", PLAIN),
+    # the exercise's own training: its LeakyReLU slope 0.01, no EMA, constant lr
+    "toy-parabola": ("toy-parabola", [*PLAIN, "model.g_slope=0.01", "model.d_slope=0.01"]),
+    "toy-line": ("toy-line", PLAIN),
+    "stacked-mnist-dcgan": ("stacked-mnist-dcgan", PLAIN),
     "mnist-mlp-tuned": ("mnist-mlp", []),  # the faithful course preset as shipped
 }
 
@@ -319,10 +317,15 @@ def numeric(metrics: dict[str, Any]) -> dict[str, float]:
     return {k: v for k, v in metrics.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
 
 
-def read_run(out: str | Path) -> dict[str, float]:
-    """The numeric final metrics of a finished run folder, with its wall seconds."""
+def read_run(out: str | Path) -> dict[str, Any]:
+    """The numeric final metrics of a finished run folder, with its wall seconds, the number of
+    problems its diagnostics reported (``diagnosed``) and their kinds (``diagnoses``)."""
     folder = Path(out)
-    metrics = numeric(json.loads((folder / "final_metrics.json").read_text(encoding="utf-8")))
+    final = json.loads((folder / "final_metrics.json").read_text(encoding="utf-8"))
+    metrics: dict[str, Any] = numeric(final)
+    kinds = sorted({d.get("kind", "?") for d in final.get("diagnostics") or [] if isinstance(d, dict)})
+    metrics["diagnosed"] = float(len(kinds))
+    metrics["diagnoses"] = ", ".join(kinds)
     extra = folder / RESULT_FILE
     wall = json.loads(extra.read_text(encoding="utf-8")).get("wall_seconds") if extra.is_file() else None
     metrics["wall_seconds"] = float(wall) if isinstance(wall, (int, float)) else float("nan")
@@ -495,12 +498,25 @@ def row_table(plan: Plan, preset_runs: list[dict | None], baseline_runs: list[di
     lines.append("| **median** | " + " | ".join(f"**{c}**" for c in summary(median_of)) + " |")
     lines.append("| range | " + " | ".join(summary(format_range)) + " |")
     lines.append("")
+    lines.append(diagnostics_line(preset_runs, baseline_runs))
+    lines.append("")
     lines += [f"Note: {note}" for note in plan.notes + notes]
     if plan.notes or notes:
         lines.append("")
     passed, checks = check_targets(row.targets, preset_runs, row.max_wall)
     lines.append(verdict_line(passed, checks))
     return "\n".join(lines), passed
+
+
+def diagnostics_line(preset_runs: list[dict | None], baseline_runs: list[dict | None]) -> str:
+    """How many runs of each arm the run diagnostics flagged, and with what: they should stay
+    quiet on the preset's healthy runs and fire on a baseline that collapses."""
+    def arm(runs: list[dict | None]) -> str:
+        done = [r for r in runs if r is not None]
+        flagged = [r for r in done if r.get("diagnosed")]
+        kinds = sorted({k for r in flagged for k in str(r.get("diagnoses", "")).split(", ") if k})
+        return f"{len(flagged)}/{len(done)} runs" + (f" ({', '.join(kinds)})" if kinds else "")
+    return f"Diagnostics flagged: preset {arm(preset_runs)}; baseline {arm(baseline_runs)}."
 
 
 def summary_table(entries: list[tuple[Plan, list, list, bool]]) -> str:

@@ -2,6 +2,8 @@
 filtering and the equal-training-time selection. Nothing here trains."""
 
 import importlib.util
+import json
+import math
 import sys
 from pathlib import Path
 
@@ -127,3 +129,20 @@ def test_config_differences(bench):
     b = {"train": {"epochs": 9, "seed": 0}, "model": {"pack": 1}, "description": "x"}
     assert bench.config_differences(a, b) == ["model.pack", "train.epochs"]
     assert bench.config_differences(a, b, ignore=("train.epochs",)) == ["model.pack"]
+
+
+def test_diagnostics_line_counts_flagged_runs_per_arm(bench):
+    preset = [{"diagnosed": 0.0, "diagnoses": ""}, {"diagnosed": 0.0, "diagnoses": ""}, None]
+    baseline = [{"diagnosed": 1.0, "diagnoses": "mode_collapse"},
+                {"diagnosed": 2.0, "diagnoses": "d_saturation, mode_collapse"}, {"diagnosed": 0.0, "diagnoses": ""}]
+    line = bench.diagnostics_line(preset, baseline)
+    assert line == ("Diagnostics flagged: preset 0/2 runs; "
+                    "baseline 2/3 runs (d_saturation, mode_collapse).")
+
+
+def test_read_run_reports_the_diagnoses(bench, tmp_path):
+    (tmp_path / "final_metrics.json").write_text(json.dumps(
+        {"fid": 3.5, "diagnostics": [{"kind": "mode_collapse", "since_epoch": 4, "message": "m"}]}))
+    run = bench.read_run(tmp_path)
+    assert run["fid"] == 3.5 and run["diagnosed"] == 1.0 and run["diagnoses"] == "mode_collapse"
+    assert math.isnan(run["wall_seconds"])
