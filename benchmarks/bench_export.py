@@ -20,7 +20,6 @@ one inter-op). Ratios > 1 mean the exported file is faster. Run it as:
 from __future__ import annotations
 
 import argparse
-import platform
 import statistics
 import tempfile
 import time
@@ -32,6 +31,7 @@ import numpy as np
 import onnxruntime as ort
 import torch
 
+from gankit import hardware
 from gankit.config import load_config
 from gankit.export import ExportedGenerator
 from gankit.export.formats import onnx_bytes, torchscript_bytes
@@ -45,15 +45,6 @@ CASES = {  # preset -> (sample shape, samples per round)
     "toy-ring8": ((2,), 65536),
 }
 
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def timed(draw: Callable[[], None]) -> float:
@@ -112,7 +103,7 @@ def main() -> None:
     parser.add_argument("--cases", default=",".join(CASES), help=f"any of {', '.join(CASES)}")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    print(f"CPU: {cpu_model()} · torch {torch.__version__} · onnxruntime {ort.__version__} · "
+    print(f"CPU: {hardware.describe_cpu()} · torch {torch.__version__} · onnxruntime {ort.__version__} · "
           f"{args.threads} thread(s) · {args.rounds} rounds, medians")
     print("| generator | batch | gankit samples/s | ONNX samples/s | ONNX / gankit | TorchScript samples/s "
           "| TorchScript / gankit |")

@@ -28,6 +28,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 import gankit
+from gankit import hardware
 from gankit.config import load_config
 from gankit.training.trainer import Trainer
 
@@ -118,6 +119,7 @@ def main() -> None:
         tutorial, ours = statistics.median(tutorial_times), statistics.median(gankit_times)
         as_shipped = statistics.median(shipped_times)
         images = trainer.steps_per_epoch * config.train.batch_size
+        print(f"CPU: {hardware.describe_cpu()}")
         print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, mnist-mlp, batch "
               f"{config.train.batch_size}, {len(pixels)} images, {args.rounds} rounds")
         print("| loop | epoch seconds (median) | images/s | time vs tutorial |")

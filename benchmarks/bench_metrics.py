@@ -112,6 +112,11 @@ def main() -> None:
         return
     import torch
 
+    from gankit import hardware
+
+    speedup = hardware.bf16_matmul_speedup("cpu")
+    print(f"CPU: {hardware.describe_cpu()}; bfloat16 GEMM {speedup:.1f}x float32 (0 = emulated, not timed), "
+          f"so the prdc sketch runs in {'bfloat16' if hardware.bf16_is_fast('cpu') else 'float32'}")
     extras = [name for name in ("fid", "kid") if available(f"gankit.metrics.{name}")]
     print(f"torch {torch.__version__}, {args.threads} threads, n = {args.n:,} real and fake, "
           f"k = 5; load average {os.getloadavg()[0]:.2f} at start")

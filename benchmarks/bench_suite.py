@@ -35,7 +35,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -53,6 +52,7 @@ from bench_images import tutorial_epoch  # noqa: E402
 from bench_train_step import linear_shapes, matmul_gflops, plain_loop  # noqa: E402
 from reference_loops import MatmulReplay, minimal_loop, plain_gan_loop, step_matmuls  # noqa: E402
 
+from gankit import hardware  # noqa: E402
 from gankit.config import load_config  # noqa: E402
 from gankit.training.trainer import Trainer  # noqa: E402
 
@@ -242,8 +242,8 @@ def main() -> None:
             for row in rows:
                 row.a_values.append(row.measure_a())
                 row.b_values.append(row.measure_b())
-    cpu = platform.processor() or platform.machine()
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.rounds} rounds, {cpu}, "
+    print(f"CPU: {hardware.describe_cpu()}")
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.rounds} rounds, "
           f"{time.perf_counter() - started:.0f} s; load average before {load_before[0]:.2f}, "
           f"after {os.getloadavg()[0]:.2f}")
     print("| benchmark | A | B | unit | A (median) | B (median) | B vs A | target | met |")

@@ -25,6 +25,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
+from gankit import hardware
 from gankit.config import load_config
 from gankit.training.trainer import Trainer
 
@@ -191,6 +192,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
+    print(f"CPU: {hardware.describe_cpu()}")
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.rounds} rounds × {args.steps} steps")
     print("| case | batch | plain loop ms/step | gankit ms/step | speed-up | gankit GFLOP/s | matmul GFLOP/s | share of matmul |")
     print("|---|---|---|---|---|---|---|---|")

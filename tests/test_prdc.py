@@ -14,6 +14,7 @@ import pytest
 import torch
 from prdc import compute_prdc
 
+from gankit import hardware
 from gankit.errors import DataError
 from gankit.metrics.knn import fast, nearest_neighbour_radii, passes, prdc, reference_prdc
 from gankit.metrics.knn.sketch import Sketch
@@ -276,8 +277,17 @@ def test_tight_clusters_far_apart():
     real_t = torch.from_numpy(real)
     assert fast.sketch_dtype(real_t, real_t.mean(0), 5) == torch.float32
     gaussian = torch.randn(2000, 256, dtype=torch.float64)
-    if fast.sketch_dtype(gaussian, gaussian.mean(0), 5) == torch.bfloat16:
-        assert torch.ops.mkldnn._is_mkldnn_bf16_supported()
+    chosen = fast.sketch_dtype(gaussian, gaussian.mean(0), 5)
+    assert chosen == (torch.bfloat16 if hardware.bf16_is_fast("cpu") else torch.float32)
+
+
+def test_sketch_stays_float32_where_bfloat16_is_slow(monkeypatch):
+    """On a CPU that emulates bfloat16 (AVX2 only) the sketch must not pick it for speed."""
+    monkeypatch.setattr(hardware, "bf16_matmul_speedup", lambda device="cpu": 0.2)
+    gaussian = torch.randn(2000, 256, dtype=torch.float64)
+    assert fast.sketch_dtype(gaussian, gaussian.mean(0), 5) == torch.float32
+    monkeypatch.setattr(hardware, "bf16_matmul_speedup", lambda device="cpu": 4.0)
+    assert fast.sketch_dtype(gaussian, gaussian.mean(0), 5) == torch.bfloat16
 
 
 @pytest.mark.parametrize("threads", [2, 3])

@@ -33,6 +33,7 @@ from gankit.files.atomic import FULL_ERRNOS, describe_os_error, write_text
 from gankit.files.lock import RunLock
 from gankit.files.records import read_records, truncate_records, write_json
 from gankit.files.rundir import RunPaths
+from gankit.hardware import device_line
 from gankit.models import build_models
 from gankit.models.conditional import set_class_weights
 from gankit.objectives import build_objective
@@ -275,6 +276,8 @@ class Trainer:
             self.tensorboard.log_text("config", "```toml\n" + self.config.to_toml() + "\n```", 0)
         try:
             with progress:
+                if progress.enabled:
+                    progress.log(f"[dim]{device_line(self.device)}[/dim]")
                 progress.update(self.step)
                 while self.epoch < self.config.train.epochs and not self.stopped_by:
                     self.run_epoch(progress)

@@ -18,7 +18,8 @@ shortcut that is exact. The `prdc` package compares sklearn's float64 |x|²+|y|�
 which is exact on such data and otherwise can differ only where rounding reorders
 near-ties (on tie-heavy float data its answer can even change with its threading).
 
-Speed. Three GEMM passes (real×real, fake×fake, real×fake) in bfloat16 on AMX; every
+Speed. Three GEMM passes (real×real, fake×fake, real×fake) in bfloat16 on AMX (float32
+where bfloat16 is not faster, as on AVX2-only CPUs); every
 other operation touches a block's outputs once (a min/max over int16/int32 views of
 the bits, which order non-negative values like the values and are ~4× faster to
 reduce than bfloat16) or only the few candidates. Memory is bounded by blocks of
@@ -39,6 +40,7 @@ import torch
 from torch import Tensor
 
 from gankit.errors import DataError
+from gankit.hardware import bf16_is_fast
 from gankit.metrics.distance import as_points
 from gankit.metrics.knn.exact import ExactSquares
 from gankit.metrics.knn.passes import SUBSET, Task, cross_tasks, radii_tasks
@@ -53,11 +55,12 @@ def _rows_per_block(n_columns: int) -> int:
 
 
 def sketch_dtype(real: Tensor, center: Tensor, k: int) -> torch.dtype:
-    """Tier-1 format: bfloat16 where oneDNN supports it (AMX or AVX512-BF16 GEMMs are
-    several times faster than float32), unless its error — about 2⁻⁶ of the squared
-    distance to the centre — would not be small against the k-NN radii², as with
-    tight clusters far apart; then float32. Results do not depend on the choice."""
-    if not (torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()):
+    """Tier-1 format: bfloat16 where this CPU multiplies it measurably faster than float32
+    (AMX or AVX512-BF16 GEMMs are several times faster; on AVX2-only CPUs bfloat16 is
+    emulated and slower: `gankit.hardware.bf16_is_fast`), unless its error — about 2⁻⁶ of
+    the squared distance to the centre — would not be small against the k-NN radii², as
+    with tight clusters far apart; then float32. Results do not depend on the choice."""
+    if not bf16_is_fast("cpu"):
         return torch.float32
     n = real.shape[0]
     rows, cols = real[:: max(1, n // 64)], real[:: max(1, n // SUBSET)]
