@@ -27,6 +27,7 @@ import os
 import socket
 import struct
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 _CRC_TABLE = []
@@ -91,7 +92,7 @@ def _float(field: int, value: float) -> bytes:
     return _key(field, 5) + struct.pack("<f", value)
 
 
-def event(step: int, *, summary_values: list[bytes] = (), file_version: str = "",
+def event(step: int, *, summary_values: Sequence[bytes] = (), file_version: str = "",
           session_start: bool = False, wall_time: float | None = None) -> bytes:
     """An encoded ``Event``: `summary_values` are encoded ``Summary.Value`` messages."""
     out = _double(1, time.time() if wall_time is None else wall_time) + _int(2, step)
@@ -140,7 +141,7 @@ class EventFileWriter:
         return self._file
 
     def add(self, step: int, *values: bytes) -> None:
-        self._open().write(record(event(step, summary_values=list(values))))
+        self._open().write(record(event(step, summary_values=values)))
 
     def flush(self) -> None:
         if self._file is not None:
