@@ -9,6 +9,7 @@ needed only to view them: ``pip install tensorboard``).
 
 from __future__ import annotations
 
+import io
 import math
 from pathlib import Path
 from typing import Any
@@ -57,7 +58,7 @@ class TensorBoardLog:
     def log_image(self, tag: str, png: Path, step: int) -> None:
         """A PNG written by the run (sample grid or scatter plot), its bytes as they are."""
         data = Path(png).read_bytes()
-        with Image.open(png) as image:
+        with Image.open(io.BytesIO(data)) as image:  # the size from the bytes already read
             width, height, channels = image.width, image.height, len(image.getbands())
         self.writer.add(step, image_value(tag, data, height, width, channels))
 
