@@ -189,3 +189,46 @@ def test_forward_flops_faithful_tf_and_mode_restored():
     assert forward_flops(g, (1, 100)) == 2 * (1_638_400 + 52_428_800 + 13_107_200 + 409_600)
     assert 0.1e9 < forward_flops(g, (1, 100)) + forward_flops(d, (2, 1, 32, 32)) / 2 < 0.2e9
     assert g.training and d.training
+
+
+# --- the image-channel transposed convolution (the CPU's im2col kernel) ----------
+
+@pytest.mark.parametrize("channels,kernel,stride,padding,out_pad,bias", [
+    (1, 5, 2, 2, 1, False), (3, 5, 2, 2, 1, True), (3, 4, 2, 1, 0, False), (1, 5, 1, 2, 0, True)])
+def test_image_conv_transpose_is_conv_transpose(channels, kernel, stride, padding, out_pad, bias):
+    from gankit.models.layers import ImageConvTranspose2d
+    fast = ImageConvTranspose2d(8, channels, kernel, stride, padding=padding, output_padding=out_pad, bias=bias)
+    stock = nn.ConvTranspose2d(8, channels, kernel, stride, padding=padding, output_padding=out_pad, bias=bias)
+    stock.load_state_dict(fast.state_dict())  # same parameters, same state-dict keys
+    x = torch.randn(5, 8, 7, 6, requires_grad=True)
+    x_stock = x.detach().clone().requires_grad_()
+    y, y_stock = fast(x), stock(x_stock)
+    assert type(y.grad_fn).__name__.startswith("SlowConvTranspose2D")  # the im2col kernel ran
+    torch.testing.assert_close(y, y_stock, rtol=1e-5, atol=1e-5)
+    upstream = torch.randn_like(y)
+    y.backward(upstream)
+    y_stock.backward(upstream)
+    torch.testing.assert_close(x.grad, x_stock.grad, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(fast.weight.grad, stock.weight.grad, rtol=1e-4, atol=1e-4)
+    if bias:
+        torch.testing.assert_close(fast.bias.grad, stock.bias.grad, rtol=1e-4, atol=1e-4)
+
+
+def test_image_conv_transpose_steps_aside_where_oneDNN_or_tracing_is_needed():
+    from gankit.models.layers import ImageConvTranspose2d
+    fast = ImageConvTranspose2d(8, 1, 5, 2, padding=2, output_padding=1)
+    x = torch.randn(2, 8, 7, 7)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert fast(x).dtype == torch.bfloat16  # autocast's conv_transpose2d, as nn.ConvTranspose2d
+    traced = torch.jit.trace(fast, x)
+    assert "slow_conv_transpose2d" not in traced.inlined_graph.__str__()
+    torch.testing.assert_close(traced(x), fast(x), rtol=1e-5, atol=1e-5)
+    wide = ImageConvTranspose2d(8, 16, 5, 2, padding=2, output_padding=1)
+    assert "SlowConvTranspose2D" not in type(wide(x.requires_grad_()).grad_fn).__name__
+
+
+def test_generators_end_in_the_image_conv_transpose():
+    from gankit.models.layers import ImageConvTranspose2d
+    g = DCGANGenerator(100, (3, 32, 32), style="tf")
+    assert [type(m) for m in g.modules() if isinstance(m, nn.ConvTranspose2d)][-1] is ImageConvTranspose2d
+    assert sum(isinstance(m, ImageConvTranspose2d) for m in g.modules()) == 1

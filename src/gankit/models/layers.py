@@ -1,5 +1,6 @@
-"""Small building blocks shared by the model families: activations, minibatch
-standard deviation, minibatch discrimination, weight initialisation and parameter counting."""
+"""Small building blocks shared by the model families: activations, the image-channel
+transposed convolution, minibatch standard deviation, minibatch discrimination, weight
+initialisation and parameter counting."""
 
 from __future__ import annotations
 
@@ -21,6 +22,27 @@ def leaky_relu(slope: float) -> nn.Module:
     if not slope >= 0:
         raise ConfigError(f"activation slope must be >= 0 (0 means ReLU), got {slope}")
     return nn.ReLU() if slope == 0 else nn.LeakyReLU(slope)
+
+
+class ImageConvTranspose2d(nn.ConvTranspose2d):
+    """A transposed convolution to a few image channels (a generator's last layer): the same
+    module, parameters and function as ``nn.ConvTranspose2d``, computed on the CPU by
+    PyTorch's im2col kernel (``slow_conv_transpose2d``) instead of oneDNN's deconvolution,
+    which is slow with 1–3 output channels: measured for the CPU DCGAN's last layer (32 → 1
+    channels, 5×5, 14 → 28, batch 64) 4–9× faster forward and 1.4–2.3× forward+backward on
+    AVX2 and AVX-512 code paths (BENCHMARKS.md, "The image step"). Elsewhere (GPU, autocast,
+    non-float32, tracing, which ONNX export does) it runs as ``nn.ConvTranspose2d``. Results agree
+    with oneDNN's to float32 rounding (a different summation order)."""
+
+    MAX_CHANNELS = 4  # the im2col kernel wins up to here (1 and 3 measured)
+
+    def forward(self, x: Tensor, output_size: list[int] | None = None) -> Tensor:
+        if (output_size is not None or not x.is_cpu or x.dtype != torch.float32 or self.groups != 1
+                or self.out_channels > self.MAX_CHANNELS or torch.is_autocast_enabled("cpu")
+                or torch.jit.is_scripting() or torch.jit.is_tracing()):  # (ONNX export traces)
+            return super().forward(x, output_size)
+        return torch._C._nn.slow_conv_transpose2d(x, self.weight, self.kernel_size, self.bias, self.stride,
+                                                  self.padding, self.output_padding, self.dilation)
 
 
 class MinibatchStd(nn.Module):
