@@ -24,6 +24,7 @@ from torch import Tensor, nn
 
 from gankit.classify.classifier_file import read_classifier_file
 from gankit.errors import DataError
+from gankit.models.fold import inference_copy
 
 SHIPPED_FILE = "mnist_evaluator.pt"
 
@@ -87,21 +88,20 @@ class Evaluator:
         return images
 
     def extract(self, images: Tensor, batch_size: int = 500) -> tuple[Tensor, Tensor]:
-        """(features (N, feature_dim), softmax probabilities (N, num_classes)), float32 on the CPU."""
+        """(features (N, feature_dim), softmax probabilities (N, num_classes)), float32 on the CPU,
+        from an inference copy of the network (``models/fold.py``: batch norm folded, channels-last
+        on the CPU; the same values as the network in eval mode up to float32 rounding)."""
         if batch_size < 1:
             raise DataError(f"batch_size={batch_size}: give at least 1")
         features, probabilities = [], []
-        was_training = self.network.training
-        self.network.eval()
-        try:
-            with torch.inference_mode():
-                for start in range(0, len(images), batch_size):
-                    batch = self.prepare(images[start:start + batch_size]).to(self.device)
-                    batch_features, logits = self.network.features_and_logits(batch)
-                    features.append(batch_features.float().cpu())
-                    probabilities.append(torch.softmax(logits.float(), dim=1).cpu())
-        finally:
-            self.network.train(was_training)
+        network = inference_copy(self.network)  # batch norm folded, channels-last on the CPU
+        layout = torch.channels_last if torch.device(self.device).type == "cpu" else torch.contiguous_format
+        with torch.inference_mode():
+            for start in range(0, len(images), batch_size):
+                batch = self.prepare(images[start:start + batch_size]).to(self.device)
+                batch_features, logits = network.features_and_logits(batch.contiguous(memory_format=layout))
+                features.append(batch_features.float().cpu())
+                probabilities.append(torch.softmax(logits.float(), dim=1).cpu())
         if not features:
             return torch.empty(0, self.feature_dim), torch.empty(0, self.num_classes)
         return torch.cat(features), torch.cat(probabilities)
