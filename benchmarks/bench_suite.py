@@ -50,7 +50,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_images import tutorial_epoch  # noqa: E402
 from bench_train_step import linear_shapes, matmul_gflops, plain_loop  # noqa: E402
-from reference_loops import MatmulReplay, minimal_loop, plain_gan_loop, step_matmuls  # noqa: E402
+from reference_loops import MatmulReplay, minimal_loop, plain_gan_loop, step_matmuls, step_work  # noqa: E402
 
 from gankit import hardware  # noqa: E402
 from gankit.config import load_config  # noqa: E402
@@ -174,6 +174,9 @@ def build_rows(only: set[str] | None, workdir: Path, steps: int, ddp: bool) -> t
         dcgan_shipped = trainer_for("mnist-dcgan", ["data.limit=1920"], workdir, "dcgan-shipped")
         same = trainer_for("mnist-dcgan", ["data.limit=1920"] + PLAIN_ALGORITHM, workdir, "dcgan-same")
         batch = same.config.train.batch_size
+        work = step_work(same.config, tuple(same.dataset.tensor.shape[1:]))
+        extra["dcgan_step_gflop"], extra["dcgan_plain_loop_gflop"] = work[0] / 1e9, work[1] / 1e9
+        extra["dcgan_work_ratio (plain loop / gankit FLOPs: the algorithm's ceiling)"] = work[1] / work[0]
         rows.append(Row("mnist-dcgan preset (CPU DCGAN), plain loop's algorithm", "plain loop", "gankit",
                         "images/s", lambda: batch / plain_gan_loop(same.dataset.tensor, same.config, 15),
                         lambda: batch / epoch_time(same), higher_is_better=True))

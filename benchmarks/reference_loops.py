@@ -1,10 +1,12 @@
 """Reference loops and the matmul floor for ``bench_suite.py``.
 
-``plain_gan_loop``: the plain PyTorch loop of ``bench_train_step.py`` on gankit's own networks
-(for the DCGAN). ``minimal_loop``: gankit's algorithm as the leanest hand-written autograd loop
-(the ceiling of the autograd step; the trainer's hand-written gradients for plain MLPs go
-below it). ``MatmulReplay``: the matrix products of one gankit step,
-replayed as bare float32 ``torch.mm`` calls.
+``plain_gan_loop``: the plain PyTorch loop of ``bench_train_step.py`` on gankit's networks
+built from stock PyTorch layers (for the DCGAN); ``step_work``: the FLOPs of one step of it and
+of gankit's step, whose ratio bounds what gankit's algorithm can gain on FLOP-bound networks.
+``minimal_loop``: gankit's algorithm as the leanest hand-written autograd loop (the ceiling
+of the autograd step; the trainer's hand-written gradients for plain MLPs go below it).
+``MatmulReplay``: the matrix products of one gankit step, replayed as bare float32
+``torch.mm`` calls.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import torch
 from torch import nn
 from bench_train_step import timed_plain_steps
 from gankit.models import build_models
+from gankit.models.dcgan import forward_flops
+from gankit.models.layers import ImageConvTranspose2d
 
 
 def step_matmuls(g_shapes, d_shapes, batch: int, pack: int) -> list[tuple[int, int, int]]:
@@ -54,11 +58,45 @@ class MatmulReplay:
         return (time.perf_counter() - start) / repeats
 
 
-def plain_gan_loop(data: torch.Tensor, config, steps: int) -> float:
-    """Seconds per step of the plain loop on gankit's own networks for ``config`` (used for
-    the DCGAN): sigmoid + BCELoss on D's logit, separate passes, fresh G pass, default Adam."""
+def stock_layers(module: nn.Module) -> nn.Module:
+    """``module`` with gankit's CPU kernel choices undone: each ``ImageConvTranspose2d`` (the
+    generator's last layer, run by PyTorch's im2col kernel) becomes the ``nn.ConvTranspose2d``
+    a plain loop would write (same parameters)."""
+    for layer in module.modules():
+        if isinstance(layer, ImageConvTranspose2d):
+            layer.__class__ = nn.ConvTranspose2d
+    return module
+
+
+def step_work(config, sample_shape: tuple[int, ...]) -> tuple[float, float]:
+    """(gankit, plain loop) FLOPs of one training step of the networks of ``config`` (linear and
+    convolution layers, ``forward_flops``; a layer's weight gradients and its input gradients
+    each cost its forward). With F_G, F_D the forward FLOPs at batch b and F_D1 D's first layer's:
+
+    - gankit: G forward; D forward, weight grads and input grads but the first layer's on
+      real+fake in one pass (2b); the G step's D forward and input grads on the fake (b); G
+      weight and input grads but the first layer's: F_G + 3·F_D(2b) − F_D1(2b) + 2·F_D + 2·F_G − F_G1.
+    - the plain loop: the same, plus a second G forward for its G step and D's weight grads
+      in the G step (its D parameters still require grad): + F_G + F_D.
+    """
     torch.manual_seed(0)
-    generator, discriminator = build_models(config.model, tuple(data.shape[1:]))
+    generator, discriminator = build_models(config.model, sample_shape)
+    b, latent = config.train.batch_size, config.model.latent_dim
+    f_g = forward_flops(generator, (b, latent))
+    f_g1 = forward_flops(generator.net[0], (b, latent))
+    f_d = forward_flops(discriminator, (b, *sample_shape))
+    f_d1 = forward_flops(discriminator.net[0], (b // config.model.pack, config.model.pack * sample_shape[0],
+                                                *sample_shape[1:]))
+    gankit = f_g + 3 * 2 * f_d - 2 * f_d1 + 2 * f_d + 2 * f_g - f_g1
+    return gankit, gankit + f_g + f_d
+
+
+def plain_gan_loop(data: torch.Tensor, config, steps: int) -> float:
+    """Seconds per step of the plain loop on gankit's networks for ``config`` (used for the
+    DCGAN) built from stock PyTorch layers (``stock_layers``): sigmoid + BCELoss on D's logit,
+    separate passes, fresh G pass, default Adam."""
+    torch.manual_seed(0)
+    generator, discriminator = map(stock_layers, build_models(config.model, tuple(data.shape[1:])))
     discriminator = nn.Sequential(discriminator, nn.Sigmoid())
     t = config.train
     g_opt = torch.optim.Adam(generator.parameters(), lr=t.g_lr, betas=tuple(t.g_betas))
