@@ -29,8 +29,9 @@ class ImageConvTranspose2d(nn.ConvTranspose2d):
     module, parameters and function as ``nn.ConvTranspose2d``, computed on the CPU by
     PyTorch's im2col kernel (``slow_conv_transpose2d``) instead of oneDNN's deconvolution,
     which is slow with 1–3 output channels: measured for the CPU DCGAN's last layer (32 → 1
-    channels, 5×5, 14 → 28, batch 64) 4–9× faster forward and 1.4–2.3× forward+backward on
-    AVX2 and AVX-512 code paths (BENCHMARKS.md, "The image step"). Elsewhere (GPU, autocast,
+    channels, 5×5, 14 → 28, batch 64) 4–9× faster forward and 1.4–2.9× forward+backward on
+    AVX2 and AVX-512 code paths (BENCHMARKS.md, "The image step, the demo and the metrics on
+    an AMD EPYC"). Elsewhere (GPU, autocast,
     non-float32, tracing, which ONNX export does) it runs as ``nn.ConvTranspose2d``. Results agree
     with oneDNN's to float32 rounding (a different summation order)."""
 
