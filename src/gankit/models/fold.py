@@ -73,17 +73,14 @@ def fold_batch_norm(module: nn.Module) -> nn.Module:
     return module
 
 
-def inference_copy(module: nn.Module, device: torch.device | str | None = None) -> nn.Module:
+def inference_copy(module: nn.Module) -> nn.Module:
     """A frozen eval-mode copy of ``module`` for fast inference: batch norm folded
-    (``fold_batch_norm``) and, on the CPU, convolution weights in channels-last layout
-    (feed it channels-last inputs, ``x.contiguous(memory_format=torch.channels_last)``,
-    for the full gain; any layout gives the same values). ``module`` is not changed."""
+    (``fold_batch_norm``) and CPU convolution weights in channels-last layout (feed it
+    channels-last inputs, ``x.contiguous(memory_format=torch.channels_last)``, for the full
+    gain; any layout gives the same values). ``module`` is not changed."""
     copied = copy.deepcopy(module).eval().requires_grad_(False)
     fold_batch_norm(copied)
-    parameter = next(copied.parameters(), None)
-    on_cpu = (parameter.device.type if parameter is not None else torch.device(device or "cpu").type) == "cpu"
-    if on_cpu:
-        for layer in copied.modules():
-            if isinstance(layer, (nn.Conv2d, nn.ConvTranspose2d)):
-                layer.weight.data = layer.weight.data.contiguous(memory_format=torch.channels_last)
+    for layer in copied.modules():
+        if isinstance(layer, (nn.Conv2d, nn.ConvTranspose2d)) and layer.weight.is_cpu:
+            layer.weight.data = layer.weight.data.contiguous(memory_format=torch.channels_last)
     return copied
