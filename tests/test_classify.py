@@ -15,7 +15,7 @@ import gankit.classify.crossval as crossval
 from gankit.classify import LabelledImages, cross_validate
 from gankit.classify.models import build_model
 from gankit.config import coerce_config
-from gankit.errors import ConfigError
+from gankit.errors import ConfigError, GankitError
 from gankit.evaluation import load_extractor, score_image_sets
 
 
@@ -61,7 +61,7 @@ def test_grid_is_complete_in_every_table_and_folder(tmp_path):
     assert config["folds"] == [{"fold": k, "train": 45, "validation": 45} for k in (1, 2)]
     cnn = result.cell("cnn", 2, 16)
     assert cnn.mean > 0.6  # the corners are easy
-    with pytest.raises(ConfigError, match="already holds"):
+    with pytest.raises(GankitError, match="already holds"):
         cross_validate(toy_images(), out, models=["perceptron"], folds=3, epochs=[1], batch_sizes=[16],
                        progress=False)
 

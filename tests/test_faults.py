@@ -29,6 +29,7 @@ import gankit
 from gankit.config import coerce_config
 from gankit.data.folder import BROKEN_LINK, LINK_TO_FOLDER, load_folder
 from gankit.errors import CheckpointError, ConfigError, OutputError, RunLocked
+from gankit.files import owner
 from gankit.files.lock import RunLock
 from gankit.files.records import REJECTED_NAME
 from gankit.numbers import float_text
@@ -140,13 +141,19 @@ def test_force_never_deletes_a_folder_gankit_did_not_make(tmp_path):
     for flags in (["--force"], []):
         result = _cli("train", "toy-ring8", *SMALL, "--out", str(project), *flags)
         assert result.returncode == 1
-        assert "not a run folder made by gankit" in _one_error_line(result)
+        assert "not a folder made by gankit" in _one_error_line(result)
         assert _snapshot(project) == before
+
+
+def _copy_run(trained: Path, run: Path) -> None:
+    """A copy of a run, adopted as `gankit report` would adopt a run restored from an archive."""
+    shutil.copytree(trained, run)
+    owner.own_run(run)
 
 
 def test_force_never_deletes_the_current_folder_or_one_above_it(trained, tmp_path):
     run = tmp_path / "run"
-    shutil.copytree(trained, run)
+    _copy_run(trained, run)
     before = _snapshot(run)
     for cwd, out in ((run, "."), (run / "checkpoints", "..")):
         result = _cli("train", "toy-ring8", *SMALL, "--out", out, "--force", cwd=cwd)
@@ -156,21 +163,23 @@ def test_force_never_deletes_the_current_folder_or_one_above_it(trained, tmp_pat
 
 
 def test_force_replaces_gankit_runs_only(trained, tmp_path):
-    marked, legacy, mixed = (tmp_path / name for name in ("marked", "legacy", "mixed"))
-    for folder in (marked, legacy, mixed):
+    marked, legacy, copied, mixed = (tmp_path / name for name in ("marked", "legacy", "copied", "mixed"))
+    for folder in (marked, mixed):
+        _copy_run(trained, folder)
+    for folder in (legacy, copied):
         shutil.copytree(trained, folder)
-    (legacy / ".gankit-run").unlink()  # a run written before the marker existed
-    (mixed / ".gankit-run").unlink()
-    (mixed / "notes.txt").write_text("my notes\n")  # ... that a user also keeps files in
+    (legacy / owner.MARKER_NAME).unlink()  # a run written before markers were bound...
+    (legacy / owner.LEGACY_MARKER).write_text('{"made_by": "gankit"}\n')  # ... carried this one
+    (mixed / "notes.txt").write_text("my notes\n")  # a user also keeps files in this one
     overrides = SMALL + ["train.epochs=1"]
-    for folder in (marked, legacy):
-        run = gankit.train("toy-ring8", overrides=overrides, out=folder, force=True)
-        assert [r["epoch"] for r in run.history] == [1]
-        assert (folder / ".gankit-run").is_file() and not _leftovers(tmp_path)
-    before = _snapshot(mixed)
-    with pytest.raises(gankit.GankitError, match="not a run folder made by gankit"):
-        gankit.train("toy-ring8", overrides=overrides, out=mixed, force=True)
-    assert _snapshot(mixed) == before
+    run = gankit.train("toy-ring8", overrides=overrides, out=marked, force=True)
+    assert [r["epoch"] for r in run.history] == [1]
+    assert owner.bound_marker(marked).kind == "run" and not _leftovers(tmp_path)
+    for folder, reason in ((legacy, "older gankit"), (copied, "not written for this folder"), (mixed, "notes.txt")):
+        before = _snapshot(folder)
+        with pytest.raises(gankit.GankitError, match=reason):
+            gankit.train("toy-ring8", overrides=overrides, out=folder, force=True)
+        assert _snapshot(folder) == before
     empty = tmp_path / "empty"
     empty.mkdir()
     assert gankit.train("toy-ring8", overrides=overrides, out=empty).path == empty
@@ -179,7 +188,7 @@ def test_force_replaces_gankit_runs_only(trained, tmp_path):
 def test_force_waits_for_no_one(trained, tmp_path):
     """--force on a run another process is writing is refused, naming the holder."""
     run = tmp_path / "busy"
-    shutil.copytree(trained, run)
+    _copy_run(trained, run)
     before = _snapshot(run)
     holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from gankit.files.lock import RunLock; "
                                f"lock = RunLock(sys.argv[1], 'gankit train').acquire(); print('held', flush=True); "

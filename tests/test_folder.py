@@ -15,7 +15,7 @@ from PIL import Image
 
 from gankit.data import cache as cache_module
 from gankit.data import folder as folder_module
-from gankit.data.folder import OUTSIDE_CLASSES_REASON, load_folder, write_skip_list
+from gankit.data.folder import OUTSIDE_CLASSES_REASON, TRASH_REASON, load_folder, write_skip_list
 from gankit.errors import DataError
 
 SIZE = 8
@@ -162,10 +162,11 @@ def test_quarantine_moves_exactly_the_bad_files(pets, cache_dir):
     expected.update({target: before[source] for source, target in moved.items()})
     expected["Trash/dog/truncated.jpg"] = b"an earlier one"
     assert after == expected
-    assert [name for name, _ in dataset.skipped] == sorted(BAD)
-    assert all(reason.endswith(f"moved to {moved[name]}") for name, reason in dataset.skipped)
+    trash = ("Trash/", TRASH_REASON)  # listed, never read as data
+    assert dataset.skipped[0] == trash and [name for name, _ in dataset.skipped[1:]] == sorted(BAD)
+    assert all(reason.endswith(f"moved to {moved[name]}") for name, reason in dataset.skipped[1:])
     again = load_folder(pets, image_size=SIZE, cache_dir=cache_dir, use_cache=False)
-    assert again.skipped == [] and torch.equal(again.tensor, dataset.tensor)
+    assert again.skipped == [trash] and torch.equal(again.tensor, dataset.tensor)
 
 
 def test_second_load_uses_cache_and_changes_invalidate_it(pets, cache_dir, monkeypatch):
@@ -204,7 +205,7 @@ def test_quarantine_from_a_cached_decode_and_no_decode_afterwards(pets, cache_di
     quarantined = load_folder(pets, image_size=SIZE, cache_dir=cache_dir, quarantine=True)
     assert sorted((pets / "Trash").rglob("*.*")) == [pets / "Trash" / name for name in sorted(BAD)]
     cleaned = load_folder(pets, image_size=SIZE, cache_dir=cache_dir)
-    assert cleaned.skipped == [] and torch.equal(cleaned.tensor, quarantined.tensor)
+    assert cleaned.skipped == [("Trash/", TRASH_REASON)] and torch.equal(cleaned.tensor, quarantined.tensor)
 
 
 def test_corrupt_cache_is_rebuilt(pets, cache_dir):
@@ -252,8 +253,8 @@ def test_flat_folder_has_no_labels(tmp_path, cache_dir):
     dataset = load_folder(flat, image_size=4, cache_dir=cache_dir, quarantine=True)
     assert dataset.labels is None and dataset.class_names is None
     assert [round(value) for value in dataset.tensor.mean(dim=(1, 2, 3)).tolist()] == [-1, 0, 1]
-    assert [name for name, _ in dataset.skipped] == ["bomb.png", "broken.png"]
-    assert dataset.skipped[0][1].startswith("too large")
+    assert [name for name, _ in dataset.skipped] == ["Trash/", "bomb.png", "broken.png"]
+    assert dataset.skipped[1][1].startswith("too large")
     assert (flat / "Trash" / "broken.png").exists() and not (flat / "broken.png").exists()
 
 

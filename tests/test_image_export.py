@@ -5,6 +5,7 @@ from PIL import Image
 
 from gankit.errors import GankitError
 from gankit.pictures.grid import to_uint8
+from gankit.files import owner
 from gankit.sampling.images import export_samples, save_image_folder, save_npz
 
 
@@ -60,7 +61,9 @@ def test_export_folder_batched_exact_names(tmp_path):
     _draw = _drawer(samples)
     out = export_samples(draw, 25, tmp_path / "samples", batch_size=10, progress=False)
     assert calls == [10, 10, 5]
-    assert sorted(int(p.stem) for p in out.iterdir()) == list(range(25))
+    assert sorted(p.name for p in out.iterdir() if p.suffix != ".png") == [owner.MARKER_NAME]
+    assert sorted(int(p.stem) for p in out.glob("*.png")) == list(range(25))
+    assert owner.bound_marker(out).entries == {f"{i}.png" for i in range(25)}
     with Image.open(out / "24.png") as im:
         assert im.mode == "L" and im.size == (28, 28)
         assert np.array_equal(np.asarray(im), to_uint8(samples)[24])
@@ -71,7 +74,8 @@ def test_export_npz_batched(tmp_path):
     out = export_samples(_drawer(samples), 23, tmp_path / "x.npz", batch_size=5, progress=True)
     with np.load(out) as data:
         assert np.array_equal(data["images"], to_uint8(samples))
-    assert [p.name for p in tmp_path.iterdir()] == ["x.npz"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [owner.MARKER_NAME, "x.npz"]  # which files gankit wrote
+    assert owner.bound_marker(tmp_path).entries == {"x.npz"}
 
 
 def test_export_existing_dir_with_dot_and_stale_files(tmp_path):
@@ -79,8 +83,10 @@ def test_export_existing_dir_with_dot_and_stale_files(tmp_path):
     folder.mkdir()
     export_samples(_drawer(torch.zeros(3, 1, 4, 4)), 3, folder, progress=False)  # existing dir wins over suffix
     assert (folder / "2.png").exists()
-    with pytest.raises(GankitError, match="earlier export"):
+    with pytest.raises(GankitError, match="already holds a sample export.*--force"):
         export_samples(_drawer(torch.zeros(2, 1, 4, 4)), 2, folder, progress=False)
+    export_samples(_drawer(torch.ones(2, 1, 4, 4)), 2, folder, progress=False, force=True)  # no stale 2.png
+    assert sorted(p.name for p in folder.iterdir()) == [owner.MARKER_NAME, "0.png", "1.png"]
     with pytest.raises(GankitError, match="folder"):
         export_samples(_drawer(torch.zeros(2, 1, 4, 4)), 2, tmp_path / "x.csv", progress=False)
     with pytest.raises(GankitError, match="shape"):

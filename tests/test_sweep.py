@@ -8,6 +8,8 @@ import sys
 import pytest
 
 import gankit
+from gankit.files import owner
+from gankit.files.atomic import write_text
 from gankit.config import load_config
 from gankit.errors import ConfigError, GankitError
 from gankit.experiments.grid import expand, normalise_grid, parse_shard, shard_points
@@ -30,19 +32,20 @@ def test_sweep_trains_skips_resumes_and_restarts(tmp_path, fixed):
     grid = {"objective.name": ["bce", "lsgan"], "train.seed": [0, 1]}
     names = ["objective-bce_seed-0", "objective-bce_seed-1", "objective-lsgan_seed-0", "objective-lsgan_seed-1"]
     # An interrupted run (1 of 2 epochs done, checkpoint kept) and one that never saved a checkpoint.
+    owner.new_location(out, "sweep")  # as the first call of this sweep made it
     interrupted = out / names[0]
     gankit.train("toy-ring8", overrides=[*fixed, "objective.name=bce", "train.seed=0", "train.epochs=1"],
                  out=interrupted)
     first_epoch = read_records(interrupted / "metrics.jsonl")
     no_checkpoint = out / names[1]
-    no_checkpoint.mkdir(parents=True)
-    (no_checkpoint / "config.toml").write_text(
-        load_config("toy-ring8", [*fixed, "objective.name=bce", "train.seed=1"]).to_toml())
+    owner.create(no_checkpoint, "run", {"checkpoints/"})  # killed right after it wrote its config
+    write_text(no_checkpoint / "config.toml",
+               load_config("toy-ring8", [*fixed, "objective.name=bce", "train.seed=1"]).to_toml())
 
     runs = gankit.sweep("toy-ring8", grid, overrides=fixed, out=out, progress=False, log=None)
     assert [r.name for r in runs] == names
     assert [r.status for r in runs] == ["resumed", "restarted", "trained", "trained"]
-    assert sorted(p.name for p in out.iterdir()) == sorted([*names, "sweep.json"])
+    assert sorted(p.name for p in out.iterdir()) == sorted([*names, "sweep.json", owner.MARKER_NAME])
     assert all(r.final["epoch"] == 2 for r in runs)
     resumed = read_records(interrupted / "metrics.jsonl")
     assert [r["epoch"] for r in resumed] == [1, 2] and resumed[0] == first_epoch[0]  # epoch 1 not retrained

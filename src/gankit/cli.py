@@ -21,6 +21,7 @@ out = Console()
 err = Console(stderr=True)
 
 RUN_HELP = "A run folder (it holds config.toml, metrics.jsonl and checkpoints/)."
+FORCE_HELP = "Replace an earlier output of gankit's there (only what gankit recorded writing; never your files)."
 
 
 @app.command()
@@ -79,6 +80,7 @@ def sample(
     classes: Optional[str] = typer.Option(
         None, "--class", help="Conditional runs: the class to draw, by name (cat) or index (3); a comma-separated "
                               "list (3,5,7) is drawn in turn. Default: classes as often as in the training data."),
+    force: bool = typer.Option(False, "--force", help=FORCE_HELP),
 ) -> None:
     """Draw N samples from a trained generator and write them to disk, batched (optionally truncated or DRS-filtered,
     or of one class for a class-conditional run)."""
@@ -92,7 +94,7 @@ def sample(
                                               "drs_finetune_steps": drs_finetune_steps}.items() if value is not None}
     run = load_run(run_dir, checkpoint)
     wanted = _class_list(classes)
-    path = run.export(n, output, seed=seed, truncation=truncation, classes=wanted, drs=drs, **settings)
+    path = run.export(n, output, seed=seed, truncation=truncation, classes=wanted, drs=drs, force=force, **settings)
     out.print(f"wrote {n} samples{'' if wanted is None else ' of class ' + ', '.join(wanted)} to {path}")
     if drs:
         report = run.drs_report
@@ -112,12 +114,13 @@ def interpolate(
     checkpoint: str = typer.Option("last", help="last, best, or a .pt path."),
     classes: Optional[str] = typer.Option(None, "--class", help="Conditional runs: the class of every row, or a "
                                                                "comma-separated list taken in turn (default: all)."),
+    force: bool = typer.Option(False, "--force", help=FORCE_HELP),
 ) -> None:
     """Write a grid of interpolations between random latents (images), or their paths over the data (2D points)."""
     from gankit.run import load_run
 
     path = load_run(run_dir, checkpoint).interpolate(output, rows=rows, steps=steps, method=method, seed=seed,
-                                                     classes=_class_list(classes))
+                                                     classes=_class_list(classes), force=force)
     out.print(f"wrote {path}")
 
 
@@ -137,6 +140,7 @@ def evaluate(
                                                      help="Score in Inception-v3 space with this FID weights file "
                                                           "(pt_inception-2015-12-05-6726825d.pth)."),
     drs: bool = typer.Option(False, "--drs", help="Also score as many DRS-accepted samples, beside the plain ones."),
+    force: bool = typer.Option(False, "--force", help="Replace the --json file if gankit wrote it (never yours)."),
 ) -> None:
     """Score a trained generator with every metric that fits its data, or two image sets.
 
@@ -147,6 +151,10 @@ def evaluate(
     settings = {"n": n, "seed": seed, "evaluator": evaluator, "inception_weights": inception_weights,
                 "features": "inception" if inception_weights else None}
     overrides = [f"eval.{key}={value}" for key, value in settings.items() if value is not None]
+    if json_path is not None:  # refused before the scoring, not after it
+        from gankit.files.owner import claim_file
+
+        json_path = claim_file(json_path, force=force, option="--json")
     if run_dir is None:
         if not (real and fake):
             raise ConfigError("give a run folder, or both --real PATH and --fake PATH")

@@ -52,7 +52,7 @@ def classify(
     quarantine: Annotated[bool, typer.Option(
         help="Move unreadable images to DATA/Trash/ (as the cats-vs-dogs study did).")] = False,
     checkpoints: Annotated[bool, typer.Option(help="Write best.pt per fold (ResNet-50: ~100 MB each).")] = True,
-    force: Annotated[bool, typer.Option("--force", help="Replace earlier workbench results in --out.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Replace earlier workbench results gankit wrote in --out (only if it holds nothing else).")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
 ) -> None:
     """Cross-validate image classifiers (the cats-vs-dogs study): every model × epochs × batch size, k folds each.

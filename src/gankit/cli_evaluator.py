@@ -34,6 +34,8 @@ def train(
     lr: Annotated[float | None, typer.Option(help="Adam learning rate (default: the recipe's).")] = None,
     seed: Annotated[int | None, typer.Option(help="Split, init and augmentation seed (default: the recipe's).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No per-epoch lines.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Replace the evaluator file if gankit wrote it "
+                                                        "(never a file of yours).")] = False,
 ) -> None:
     """Train an evaluator on labelled images and write it as one .pt file (prints its held-out accuracy)."""
     from gankit.classify.evaluator_train import (
@@ -54,10 +56,10 @@ def train(
         if args != ["mnist"]:
             raise ConfigError("give the recipe `mnist`, or --data NAME with data.KEY=VALUE settings "
                               "(e.g. --data folder data.path=DIR)")
-        report = train_mnist_recipe(path, progress=not quiet, **changed)
+        report = train_mnist_recipe(path, progress=not quiet, force=force, **changed)
     else:
         dataset = load_labelled_data(data, args, progress=not quiet)
-        report = train_evaluator(dataset, path, **{**MNIST_RECIPE, **changed}, progress=not quiet)
+        report = train_evaluator(dataset, path, **{**MNIST_RECIPE, **changed}, progress=not quiet, force=force)
     Console().print(
         f"held-out accuracy {report['holdout_accuracy']:.2%} on {report['n_holdout']} images "
         f"(trained on {report['n_train']}, best of {report['epochs']} epochs: {report['best_epoch']}, "

@@ -72,11 +72,13 @@ def compare_command(
     metrics: Annotated[str | None, typer.Option(
         "--metrics", "-m", metavar="M1,M2",
         help="Only these metrics in metrics.png and the table, e.g. s1,s2,s3.")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace an earlier comparison gankit wrote there "
+                                                        "(only if it holds nothing else).")] = False,
 ) -> None:
     """Put runs side by side: every run's curve per metric, loss curves, the final-metrics table (best marked) as Markdown/CSV/HTML, and each run's last samples, all shown in OUTPUT/index.html."""
     from gankit.experiments import compare
 
-    written = compare(paths, output, metrics=metrics,
+    written = compare(paths, output, metrics=metrics, force=force,
                       log=lambda line: err.print(line, highlight=False, markup=False, soft_wrap=True))
     table_md = output / "final_metrics.md"
     if table_md.is_file():

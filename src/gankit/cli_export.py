@@ -22,6 +22,8 @@ def export_command(
     checkpoint: Annotated[str, typer.Option(help="last, best, or a .pt path.")] = "last",
     uint8: Annotated[bool, typer.Option("--uint8", help="Images only: output uint8 pixels in [0, 255] instead of "
                                                         "floats in [-1, 1].")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Replace the file and its card if gankit wrote them "
+                                                        "(never files of yours).")] = False,
 ) -> None:
     """Export the trained generator (the EMA copy when the run kept one) for use without gankit.
 
@@ -30,6 +32,6 @@ def export_command(
     from gankit.export import card_paths
     from gankit.run import export_run
 
-    path = export_run(run_dir, output, file_format, checkpoint=checkpoint, uint8=uint8)
+    path = export_run(run_dir, output, file_format, checkpoint=checkpoint, uint8=uint8, force=force)
     card_json, card_md = card_paths(path)
     out.print(f"wrote {path} ({file_format}) and its model card {card_json.name}, {card_md.name}", highlight=False)

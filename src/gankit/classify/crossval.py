@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,7 @@ import torch
 
 from gankit.classify.callbacks import Callbacks
 from gankit.files.atomic import write_text
-from gankit.files.rundir import check_removable
+from gankit.files.owner import check_new, new_location
 from gankit.classify.data import LabelledImages, cap_per_class, load_labelled_images, select_classes, stratified_folds
 from gankit.classify.classifier_file import classifier_payload
 from gankit.classify.models import MODEL_NAMES, build_model
@@ -103,10 +102,12 @@ class GridResult:
 def cross_validate(data: str | Path | LabelledImages, out: str | Path, config: ClassifyConfig | None = None, *,
                    progress: bool = True, force: bool = False, **settings: Any) -> GridResult:
     """Run the grid on `data` (``mnist``, a folder of class folders, or `LabelledImages`) and write
-    it to `out`. Settings are `ClassifyConfig` fields, given as `config` and/or keywords."""
+    it to `out`: a new or empty folder, or (with `force`) earlier results gankit wrote there and
+    nothing else. Settings are `ClassifyConfig` fields, given as `config` and/or keywords."""
     config = dataclasses.replace(config or ClassifyConfig(), **settings).validate()
-    out = _prepare_out(Path(out), force)
+    check_new(out, "classify", force=force)  # refused before the images are read
     labelled = _labelled(data, config, progress)
+    out = new_location(out, "classify", force=force)
     folds = stratified_folds(labelled.labels, config.folds, config.seed, labelled.class_names)
     device = _device(config.device)
     images = labelled.images.to(torch.float32)
@@ -218,21 +219,6 @@ def _notes(config: ClassifyConfig, labelled: LabelledImages, images: torch.Tenso
     notes.append(f"{loss}; Adam lr {config.lr}; images {'×'.join(map(str, images.shape[1:]))} in [-1, 1]; "
                  f"stratified {config.folds}-fold, seed {config.seed}")
     return notes
-
-
-def _prepare_out(out: Path, force: bool) -> Path:
-    if (out / "config.json").exists() or (out / "results.csv").exists():
-        if not force:
-            raise ConfigError(f"{out} already holds workbench results; choose another --out or add --force")
-        try:
-            previous = json.loads((out / "config.json").read_text(encoding="utf-8") or "{}")
-        except (OSError, ValueError):
-            previous = {}
-        if isinstance(previous, dict) and previous.get("tool") == "gankit classify":
-            check_removable(out)
-            shutil.rmtree(out)  # only a folder this command wrote is removed
-    out.mkdir(parents=True, exist_ok=True)
-    return out
 
 
 def _write_json(path: Path, payload: dict[str, Any]) -> None:

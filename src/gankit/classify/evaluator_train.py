@@ -25,7 +25,8 @@ from torch import Tensor
 from gankit.data.base import Dataset
 from gankit.errors import DataError
 from gankit.classify.classifier_file import classifier_payload
-from gankit.classify.evaluator import Evaluator
+from gankit.classify.evaluator import Evaluator, shipped_evaluator_path
+from gankit.files.owner import claim_file
 from gankit.files.checkpoint import save_checkpoint
 from gankit.models.classifiers import EvaluatorCNN
 
@@ -100,16 +101,16 @@ def train_evaluator(
     feature_dim: int = 128,
     progress: bool = True,
     description: str | None = None,
+    force: bool = False,
 ) -> dict[str, Any]:
-    """Train an `EvaluatorCNN` on a labelled image `dataset`, write the evaluator file, return its report."""
+    """Train an `EvaluatorCNN` on a labelled image `dataset`, write the evaluator file, return its report.
+    `out_path` must be a new file, or (with `force`) one gankit wrote (the package's shipped file is its own)."""
     images, labels, class_names = _labelled_images(dataset)
     if epochs < 1 or batch_size < 1 or lr <= 0:
         raise DataError(f"epochs={epochs}, batch_size={batch_size}, lr={lr}: give positive values")
     out_path = Path(out_path)
-    try:  # fail before training, not after it
-        out_path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise DataError(f"cannot create the folder of '{out_path}': {exc.strerror or exc}") from None
+    if out_path.resolve() != shipped_evaluator_path().resolve():  # fail before training, not after it
+        out_path = claim_file(out_path, force=force)
     train_index, holdout_index = stratified_split(labels, holdout_share, seed)
     started = time.perf_counter()
     with torch.random.fork_rng(devices=[]):

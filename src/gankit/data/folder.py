@@ -5,9 +5,13 @@ name in sorted order; their own subfolders belong to the same class); otherwise
 every file in the folder is an unlabelled image. Files lying in the root next to
 class folders belong to no class: they are not decoded, and are listed as skipped
 ("outside the class folders") so that they are not lost silently. Ignored without
-a mention: hidden files and folders (names starting with "."), the OS junk files
-in `JUNK_FILE_NAMES` (the cats/dogs archive has a Thumbs.db in each class folder),
-and the `Trash/` folder that quarantine writes.
+a mention: hidden files and folders (names starting with ".") and the OS junk files
+in `JUNK_FILE_NAMES` (the cats/dogs archive has a Thumbs.db in each class folder).
+Runs and data never mix: gankit's own output folders (run folders, sample exports,
+comparisons: any folder its marker records, see `gankit.files.owner`), a folder holding
+nothing but those (`runs/`), the files gankit recorded writing into a data folder, and
+the `Trash/` folder that quarantine writes are not data: they are skipped and listed
+with their reason, so a run kept inside its own data folder never trains on itself.
 
 Every other file is decoded, whatever its extension, so that an image with a
 wrong or missing extension is used and a text file named ``.jpg`` is reported.
@@ -33,11 +37,15 @@ from gankit.data.base import Dataset
 from gankit.data.cache import DecodedFolder, cache_key, default_cache_dir, load_cached, save_cached
 from gankit.data.images import UnusableImage, decode_image
 from gankit.errors import DataError
+from gankit.files import owner
 from gankit.files.atomic import write_text
 
 TRASH_FOLDER = "Trash"
 JUNK_FILE_NAMES = frozenset({"thumbs.db", "ehthumbs.db", "desktop.ini", ".ds_store"})
 OUTSIDE_CLASSES_REASON = "outside the class folders (not used)"
+OUTPUT_REASON = "an output folder of gankit's (not data)"
+WRITTEN_REASON = "a file gankit wrote (not data)"
+TRASH_REASON = "the quarantine folder (not data)"
 SKIP_LIST_NAME = "skipped_files.txt"
 PROGRESS_MIN_FILES = 200
 
@@ -126,11 +134,15 @@ def scan_folder(root: Path) -> FolderLayout:
     into it: a loop, or every image twice); they, and links that lead nowhere, are listed
     in `links_not_followed`. Links to files are used like the files."""
     subfolders, root_files, unfollowed = [], [], []
+    written = owner.listed_files(root)
     for entry in os.scandir(root):
         if entry.name.startswith("."):
             continue
         kind = _path_kind(entry.path)
-        if kind == "dir" and entry.name != TRASH_FOLDER:
+        reason = _not_data(Path(entry.path), kind, written, top=True)
+        if reason:
+            unfollowed.append((entry.name + ("/" if kind == "dir" else ""), reason))
+        elif kind == "dir":
             subfolders.append(entry.name)
         elif kind == "file" and entry.name.lower() not in JUNK_FILE_NAMES:
             root_files.append(entry.name)
@@ -143,17 +155,42 @@ def scan_folder(root: Path) -> FolderLayout:
     for class_name in class_names:
         for folder, dirnames, filenames in os.walk(root / class_name):  # never descends into links
             relative = Path(folder).relative_to(root).as_posix()
+            written = owner.listed_files(Path(folder))
+            outputs = []
             for name in [*dirnames, *filenames]:
                 if name.startswith(".") or name.lower() in JUNK_FILE_NAMES:
                     continue
                 path = os.path.join(folder, name)
                 kind = _path_kind(path)
-                if kind == "file":
+                reason = _not_data(Path(path), kind, written, top=False)
+                if reason:
+                    unfollowed.append((f"{relative}/{name}" + ("/" if kind == "dir" else ""), reason))
+                    outputs.append(name)
+                elif kind == "file":
                     images.append(f"{relative}/{name}")
                 elif kind not in ("dir", "other"):
                     unfollowed.append((f"{relative}/{name}", kind))
-            dirnames[:] = [name for name in dirnames if not name.startswith(".")]
+            dirnames[:] = [name for name in dirnames if not name.startswith(".") and name not in outputs]
     return FolderLayout(class_names, sorted(images), sorted(root_files), sorted(unfollowed))
+
+
+def _not_data(path: Path, kind: str, written: set[str], top: bool) -> str:
+    """Why an entry of a data folder is gankit's own and not data ('' when it is data)."""
+    if kind == "file":
+        return WRITTEN_REASON if path.name in written else ""
+    if kind != "dir":
+        return ""
+    if top and path.name == TRASH_FOLDER:
+        return TRASH_REASON
+    if owner.is_output(path):
+        return OUTPUT_REASON
+    try:
+        children = [Path(entry.path) for entry in os.scandir(path) if not entry.name.startswith(".")]
+    except OSError:
+        return ""
+    if children and all(child.is_dir() and not child.is_symlink() and owner.is_output(child) for child in children):
+        return "holds only output folders of gankit's (not data)"
+    return ""
 
 
 LINK_TO_FOLDER = "link to a folder (not followed)"
@@ -232,6 +269,9 @@ def _quarantine(
     reason; return the amended failures and the names that were moved."""
     reported, moved = [], set()
     for name, reason in failures:
+        if owner.governed(root / name):  # a file of gankit's own outputs is never moved
+            reported.append((name, f"{reason}; not moved (gankit wrote it)"))
+            continue
         target = _free_name(root / TRASH_FOLDER / name)
         try:
             target.parent.mkdir(parents=True, exist_ok=True)

@@ -23,6 +23,7 @@ from gankit.catalogue import METRIC_CURVES
 from gankit.errors import GankitError
 from gankit.experiments.runs import ComparedRun, load_runs, varied_keys
 from gankit.files.atomic import write_text
+from gankit.files.owner import check_new, new_location
 from gankit.experiments.tables import build_table, to_csv, to_html, to_markdown
 
 LOSS_KEYS = ("g_loss", "d_loss_real", "d_loss_fake")
@@ -57,23 +58,25 @@ def _common_data_name(runs: Sequence[ComparedRun]) -> str:
 
 
 def compare(paths: Sequence[str | Path] | str | Path, out: str | Path, *,
-            metrics: Sequence[str] | str | None = None, log: Callable[[str], None] | None = print) -> list[Path]:
+            metrics: Sequence[str] | str | None = None, log: Callable[[str], None] | None = print,
+            force: bool = False) -> list[Path]:
     """Compare the runs in ``paths`` (run folders, or folders holding them such as a sweep
     folder or shard outputs) into ``out``; return the files written, ``index.html`` last.
 
     ``metrics`` limits the combined ``metrics.png`` and the table to those metrics (in that
-    order); one figure per metric is written for every metric logged either way.
+    order); one figure per metric is written for every metric logged either way. ``out`` must
+    be new or empty, or (with ``force``) an earlier comparison gankit wrote holding nothing else.
     """
     from gankit.report import compare_plots as plots
 
     if isinstance(paths, (str, Path)):
         paths = [paths]
+    check_new(out, "compare", force=force, option="-o")  # refused before the runs are read
     runs, warnings = load_runs(paths)
     for warning in warnings:
         if log:
             log(f"warning: {warning}")
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = new_location(out, "compare", force=force, option="-o")
     series = [(run.label, run.records) for run in runs]
     present = curve_metrics(runs)
     chosen = choose_metrics(present, metrics)

@@ -18,6 +18,7 @@ from typing import Any
 
 from gankit.config import Config, load_config
 from gankit.errors import GankitError, TrainingInterrupted
+from gankit.files import owner
 from gankit.files.atomic import write_text
 from gankit.experiments.grid import (
     GridPoint,
@@ -123,6 +124,18 @@ def _check_manifest(out: Path, manifest: dict[str, Any], write: bool = True) -> 
     write_text(path, json.dumps(manifest, indent=2) + "\n")
 
 
+def _sweep_folder(out: str | Path, create: bool) -> Path:
+    """``out`` as a sweep location of gankit's: the one it made there earlier (continued), or
+    a new one in a new or empty folder (``files/owner.py``)."""
+    out = owner.resolve_output(out)
+    marker = owner.bound_marker(out) if out.is_dir() else None
+    if marker is not None and marker.kind == "sweep":
+        return out
+    if not create:
+        return owner.check_new(out, "sweep")
+    return owner.new_location(out, "sweep")
+
+
 def plan(target: str | Path, grid: Mapping[str, Any] | Sequence[str], overrides: Sequence[str] = (),
          shard: str | tuple[int, int] | None = None) -> tuple[list[GridPoint], list[GridPoint], dict[str, Config]]:
     """Every grid point, the slice this job runs, and each point's resolved config; raises
@@ -154,12 +167,14 @@ def sweep(target: str | Path, grid: Mapping[str, Any] | Sequence[str], *, overri
     A run that raises a :class:`GankitError` (e.g. divergence) is marked ``failed`` and the
     sweep goes on; Ctrl-C stops the sweep (the run's checkpoint is kept for the next call).
     """
-    out = Path(out)
+    out = _sweep_folder(out, create=False)  # refused at once, made only once the grid is valid
     # Progress bars are not part of what a run is: kept out of sweep.json and the names.
     display = [str(o) for o in overrides if str(o).partition("=")[0].strip() == "train.progress"]
     display = display or ([] if progress else ["train.progress=false"])
     overrides = [str(o) for o in overrides if str(o) not in display]
     points, mine, configs = plan(target, grid, overrides, shard)
+    if not dry_run:
+        _sweep_folder(out, create=True)
     _check_manifest(out, _manifest(target, normalise_grid(grid), overrides, points), write=not dry_run)
     if not mine and log:
         index, count = parse_shard(shard)

@@ -21,6 +21,7 @@ from gankit.export.card import card_bytes, model_card
 from gankit.export.formats import ARCHITECTURE_KEY, FORMATS, WRITERS
 from gankit.export.module import ExportedGenerator, architecture_of, build_from_architecture
 from gankit.files.atomic import write_bytes
+from gankit.files.owner import claim_file
 
 __all__ = ["FORMATS", "ExportedGenerator", "card_paths", "check_format", "export_generator", "load_generator"]
 
@@ -38,14 +39,19 @@ def check_format(file_format: str) -> str:
     return file_format
 
 
-def export_generator(run: Any, output: str | Path, file_format: str, *, uint8: bool = False) -> Path:
+def export_generator(run: Any, output: str | Path, file_format: str, *, uint8: bool = False,
+                     force: bool = False) -> Path:
     """Write ``run``'s generator (a loaded :class:`gankit.Run`) to ``output`` in ``file_format``
     with its model card beside it; returns ``output``. ``uint8=True`` (images only) bakes the
-    [-1, 1] -> [0, 255] pixel mapping into the exported model."""
+    [-1, 1] -> [0, 255] pixel mapping into the exported model. The three files must be new, or
+    (with ``force``) files gankit wrote."""
     check_format(file_format)
     output = Path(output)
     if output.is_dir():
         raise ConfigError(f"-o: '{output}' is a folder; give a file name such as {output / 'generator.onnx'}")
+    output = claim_file(output, force=force)
+    for sidecar in card_paths(output):
+        claim_file(sidecar, force=force)
     truncation = run.config.sample.truncation
     architecture = architecture_of(run.config.model, run.sample_shape, uint8=uint8, truncation=truncation,
                                    class_names=run.class_names)

@@ -2,7 +2,9 @@
 
 Every file gankit writes goes through a temporary file in the same folder (so the
 final rename never crosses a filesystem), is flushed and fsynced, then renamed over
-the target, and the folder entry is fsynced. On any failure the temporary file is
+the target, and the folder entry is fsynced; inside a location of gankit's the file is
+then added to its manifest, and a file gankit did not write there is never replaced
+(``files/owner.py``). Nothing is written through a symlink. On any failure the temporary file is
 removed and the target is untouched. Disk-full and other I/O errors become one
 :class:`~gankit.errors.OutputError` whose message names the file and says that the
 previous version is intact.
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import errno
 import os
+import stat
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -20,45 +23,11 @@ from pathlib import Path
 from typing import IO
 
 from gankit.errors import OutputError
+from gankit.files import owner
+from gankit.files.oserrors import FULL_ERRNOS, describe_os_error, file_mode, fsync_folder, output_error, umask
 
-# Errors that mean "the disk (or the process's file-size allowance) is full".
-FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
-
-
-def describe_os_error(exc: OSError, path: str | Path) -> str:
-    """``disk full writing PATH`` (or the OS's own words for other errors)."""
-    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        return f"disk full writing {path}"
-    if exc.errno == errno.EFBIG:
-        return f"file size limit reached writing {path}"
-    return f"{exc.strerror or exc} writing {path}"
-
-
-def output_error(exc: OSError, path: str | Path, existed: bool) -> OutputError:
-    """The one-line error for a failed write of ``path``."""
-    kept = f"the previous {Path(path).name} is unchanged" if existed else "nothing was written"
-    return OutputError(f"{describe_os_error(exc, path)}; {kept}")
-
-
-def file_mode() -> int:
-    """The mode a plain ``open(path, "w")`` would give a new file (0o666 less the umask):
-    temporary files are created 0o600, and the renamed file must not stay that private."""
-    return 0o666 & ~_umask()
-
-
-def fsync_folder(folder: str | Path) -> None:
-    """Make a rename inside ``folder`` durable (where the OS supports fsync on folders)."""
-    try:
-        descriptor = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(descriptor)
-    except OSError:
-        pass
-    finally:
-        os.close(descriptor)
-
+__all__ = ["FULL_ERRNOS", "append_line", "atomic_folder", "atomic_open", "atomic_path", "describe_os_error",
+           "file_mode", "fsync_folder", "output_error", "write_bytes", "write_text"]
 
 @contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
@@ -67,6 +36,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     ``Image.save``) write to the yielded path; give them the format explicitly, since
     the temporary name ends in ``.tmp``."""
     path = Path(path)
+    owner.check_replaceable(path)  # never over a symlink, nor over a user's file in gankit's folder
     existed = path.exists()
     try:
         mode = path.stat().st_mode & 0o7777 if existed else file_mode()  # a replaced file keeps its mode
@@ -78,8 +48,13 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     temporary = Path(name)
     try:
         yield temporary
-        with open(temporary, "rb+") as handle:
-            os.fsync(handle.fileno())
+        descriptor = os.open(temporary, os.O_RDWR | owner.O_NOFOLLOW)
+        try:
+            if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+                raise OSError(errno.EINVAL, "temporary file was replaced by something else")
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
         os.chmod(temporary, mode)
         os.replace(temporary, path)
     except OSError as exc:
@@ -89,6 +64,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         temporary.unlink(missing_ok=True)
         raise
     fsync_folder(path.parent)
+    owner.record(path)
 
 
 @contextmanager
@@ -119,18 +95,29 @@ def append_line(path: str | Path, line: str) -> None:
     """Append one line (UTF-8, newline added) and fsync it. If the write fails the file
     is cut back to its previous length, so no torn line stays behind."""
     path = Path(path)
+    owner.check_replaceable(path)
     try:
-        with open(path, "ab") as handle:
-            size = handle.tell()
+        descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | owner.O_NOFOLLOW | owner.O_NONBLOCK,
+                             file_mode())
+    except OSError as exc:
+        raise output_error(exc, path, existed=True) from None
+    try:
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            raise OutputError(f"will not append to '{path}': it is not a regular file; move it away and try again")
+        with os.fdopen(descriptor, "ab", closefd=False) as handle:
+            size = os.fstat(descriptor).st_size
             try:
                 handle.write(line.encode("utf-8") + b"\n")
                 handle.flush()
-                os.fsync(handle.fileno())
+                os.fsync(descriptor)
             except OSError:
-                handle.truncate(size)
+                os.ftruncate(descriptor, size)
                 raise
     except OSError as exc:
         raise output_error(exc, path, existed=True) from None
+    finally:
+        os.close(descriptor)
+    owner.record(path)
 
 
 @contextmanager
@@ -138,7 +125,8 @@ def atomic_folder(path: str | Path, *, replace: bool = False) -> Iterator[Path]:
     """Yield an empty temporary folder beside ``path``; when the block ends normally it
     becomes ``path``. ``path`` must not exist, be empty, or (with ``replace``) be
     swapped out whole: the old folder is moved aside, the new one renamed in, the old one
-    deleted. On failure the temporary folder is removed and ``path`` is untouched."""
+    deleted (only a location of gankit's holding nothing but what it recorded: see
+    ``files/owner.py``). On failure the temporary folder is removed and ``path`` is untouched."""
     path = Path(path)
     existed = path.exists()
     try:
@@ -148,15 +136,16 @@ def atomic_folder(path: str | Path, *, replace: bool = False) -> Iterator[Path]:
         raise output_error(exc, path, existed) from None
     try:
         yield temporary
-        os.chmod(temporary, 0o777 & ~_umask())  # mkdtemp makes it 0o700
-        if existed and any(path.iterdir()):
+        os.chmod(temporary, 0o777 & ~umask())  # mkdtemp makes it 0o700
+        if existed and not owner.is_empty(path):
             if not replace:
                 raise FileExistsError(errno.EEXIST, "folder is not empty", str(path))
-            aside = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".old"))
-            os.replace(path, aside / path.name)
+            aside = owner.move_aside(path)
             os.replace(temporary, path)
-            shutil.rmtree(aside, ignore_errors=True)
+            owner.discard(aside)
         else:
+            if existed:  # empty, or holding only a files marker of gankit's
+                (path / owner.MARKER_NAME).unlink(missing_ok=True)
             os.replace(temporary, path)
     except OSError as exc:
         shutil.rmtree(temporary, ignore_errors=True)
@@ -165,9 +154,4 @@ def atomic_folder(path: str | Path, *, replace: bool = False) -> Iterator[Path]:
         shutil.rmtree(temporary, ignore_errors=True)
         raise
     fsync_folder(path.parent)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+    owner.record(path)

@@ -12,19 +12,21 @@ from __future__ import annotations
 import json
 import os
 import socket
+import stat
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
 from gankit.errors import GankitError, RunLocked
+from gankit.files.oserrors import describe_os_error
+from gankit.files.owner import LOCK_NAME, O_NOFOLLOW, O_NONBLOCK
 
 try:
     import fcntl
 except ImportError:  # pragma: no cover - Windows
     fcntl = None
 
-LOCK_NAME = ".gankit.lock"
 
 
 def describe_holder(holder: dict[str, Any]) -> str:
@@ -60,18 +62,28 @@ class RunLock:
                          "which is no longer running")
         info = {"pid": os.getpid(), "host": socket.gethostname(), "command": self.command,
                 "since": time.strftime("%Y-%m-%d %H:%M:%S")}
-        os.ftruncate(descriptor, 0)
-        os.pwrite(descriptor, (json.dumps(info) + "\n").encode(), 0)
+        try:
+            os.ftruncate(descriptor, 0)
+            os.pwrite(descriptor, (json.dumps(info) + "\n").encode(), 0)
+        except OSError as exc:
+            os.close(descriptor)
+            raise GankitError(f"cannot take the lock: {describe_os_error(exc, self.path)}") from None
         self._descriptor = descriptor
         return self
 
     def _open_locked(self) -> int:
-        try:
-            descriptor = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:  # never through a symlink, and never a FIFO or device that would block or be truncated
+            descriptor = os.open(self.path, os.O_RDWR | os.O_CREAT | O_NOFOLLOW | O_NONBLOCK, 0o644)
         except FileNotFoundError:
             raise GankitError(f"'{self.root}' is not a run folder (it does not exist)") from None
         except OSError as exc:
-            raise GankitError(f"cannot write into '{self.root}' ({exc.strerror})") from None
+            if os.path.islink(self.path) or (os.path.lexists(self.path) and not os.path.isfile(self.path)):
+                raise GankitError(f"'{self.path}' is not a regular file (a symlink or something else gankit did not "
+                                  "write); move it away and try again") from None
+            raise GankitError(f"cannot take the lock: {describe_os_error(exc, self.path)}") from None
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            os.close(descriptor)
+            raise GankitError(f"'{self.path}' is not a regular file; move it away and try again")
         try:
             if fcntl is not None:
                 fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -30,6 +30,9 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from gankit.files import owner
+from gankit.files.oserrors import file_mode
+
 _CRC_TABLE = []
 for _byte in range(256):
     _crc = _byte
@@ -134,7 +137,10 @@ class EventFileWriter:
         if self._file is None:
             self.log_dir.mkdir(parents=True, exist_ok=True)
             name = f"events.out.tfevents.{time.time():.6f}.{socket.gethostname()}.{os.getpid()}.0"
-            self._file = open(self.log_dir / name, "ab")
+            path = self.log_dir / name  # a new file (never through a link), recorded as the run's
+            self._file = os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | owner.O_NOFOLLOW,
+                                           file_mode()), "ab")
+            owner.record(path)
             self._file.write(record(event(0, file_version="brain.Event:2")))
             if self.purge_step is not None:
                 self._file.write(record(event(self.purge_step, session_start=True)))

@@ -17,10 +17,12 @@ from gankit.data import Dataset, load_dataset
 from gankit.errors import ConfigError, GankitError
 from gankit.evaluation import Scorer
 from gankit.files.atomic import write_bytes
+from gankit.files import owner
 from gankit.files.lock import RunLock
+from gankit.files.owner import check_new, claim_file
 from gankit.files.records import read_records
 from gankit.files.rundir import RunPaths
-from gankit.sampling.export import save_points
+from gankit.sampling.export import check_points_path, save_points
 from gankit.sampling.generate import generate
 from gankit.sampling.images import export_samples
 from gankit.sampling.labels import ClassSpec, draw_labels, labels_for
@@ -147,25 +149,34 @@ class Run:
 
     def export(self, n: int, output: str | Path, *, seed: int | None = None, progress: bool = True,
                truncation: float | None = None, classes: ClassSpec | None = None, drs: bool = False,
-               **drs_settings: Any) -> Path:
+               force: bool = False, **drs_settings: Any) -> Path:
         """Write ``n`` samples: points to ``.csv``/``.npy``; images to a folder of
         ``0.png … {n-1}.png`` (the course platform's layout) or a ``.npz`` file; ``classes`` as
         in :meth:`sample`. With
         ``drs=True`` the accepted samples are written, and a fine-tuned discriminator (if
-        any) is saved beside them as ``<output>.drs-discriminator.pt``."""
+        any) is saved beside them as ``<output>.drs-discriminator.pt``. Outputs must be new (an
+        empty folder will do), or (with ``force``) earlier outputs of gankit's holding nothing else."""
         output = Path(output)
+        if len(self.sample_shape) != 3:  # refused before any sampling, not after it
+            check_points_path(output)
+            output = claim_file(output, force=force)
+        elif output.is_dir() or output.suffix == "":
+            output = check_new(output, "samples", force=force, option="-o")
+        else:
+            output = claim_file(output, force=force)
         if drs or len(self.sample_shape) != 3:
             samples = self.sample(n, seed=seed, truncation=truncation, classes=classes, drs=drs,
                                   progress=progress if drs else None, **drs_settings)
             if drs and self.drs_discriminator is not None:
                 buffer = io.BytesIO()
                 torch.save(self.drs_discriminator.state_dict(), buffer)
-                write_bytes(output.with_name(output.name + ".drs-discriminator.pt"), buffer.getbuffer())
+                sidecar = claim_file(output.with_name(output.name + ".drs-discriminator.pt"), force=force)
+                write_bytes(sidecar, buffer.getbuffer())
             if len(self.sample_shape) != 3:
-                return save_points(samples, output)
+                return save_points(samples, output, force=force)
             batches = iter(samples.split(self.config.sample.batch_size))
             return export_samples(lambda count: next(batches), n, output,
-                                  batch_size=self.config.sample.batch_size, progress=False)
+                                  batch_size=self.config.sample.batch_size, progress=False, force=force)
         latent_generator = torch.Generator().manual_seed(self.config.sample.seed if seed is None else seed)
         labels = draw_labels(self.generator, n, latent_generator) if classes is None else self.labels(classes, n)
         done = 0
@@ -176,25 +187,30 @@ class Run:
             done += count
             return self._draw(count, latent_generator, count, truncation=truncation, labels=batch)
 
-        return export_samples(draw, n, output, batch_size=self.config.sample.batch_size, progress=progress)
+        return export_samples(draw, n, output, batch_size=self.config.sample.batch_size, progress=progress,
+                              force=force)
 
-    def export_generator(self, output: str | Path, format: str = "onnx", *, uint8: bool = False) -> Path:
+    def export_generator(self, output: str | Path, format: str = "onnx", *, uint8: bool = False,
+                         force: bool = False) -> Path:
         """Write the generator (the EMA copy when the run kept one) as ``onnx``, ``torchscript``
         or ``safetensors`` to ``output``, with a model card ``output.json`` / ``output.md``
         beside it, for use without gankit. It maps latents (B, latent_dim) to images in [-1, 1]
         or points; ``uint8=True`` bakes in the [0, 255] pixel mapping (images only). The
-        checkpoint is the one this run was loaded from (``load_run(path, "best")``)."""
+        checkpoint is the one this run was loaded from (``load_run(path, "best")``). The files
+        must be new, or (with ``force``) files gankit wrote."""
         from gankit.export import export_generator
 
-        return export_generator(self, output, format, uint8=uint8)
+        return export_generator(self, output, format, uint8=uint8, force=force)
 
     def interpolate(self, output: str | Path, *, rows: int = 8, steps: int = 10, method: str = "slerp",
-                    seed: int = 0, classes: ClassSpec | None = None) -> Path:
+                    seed: int = 0, classes: ClassSpec | None = None, force: bool = False) -> Path:
         """Write a PNG of ``rows`` interpolations of ``steps`` samples between random latents:
         an image grid (one interpolation per row) or, for 2D points, paths over the data. A
-        conditional run's rows cycle through ``classes`` (default: all classes in turn)."""
+        conditional run's rows cycle through ``classes`` (default: all classes in turn). ``output``
+        must be a new file, or (with ``force``) one gankit wrote."""
         from gankit.sampling.interpolate import interpolate, save_interpolation
 
+        output = claim_file(output, force=force)
         τ = self.config.sample.truncation
         samples = interpolate(self.generator, self.config.model.latent_dim, rows=rows, steps=steps, method=method,
                               distribution=self.config.model.latent_distribution, seed=seed,
@@ -234,6 +250,7 @@ class Run:
 
         settings = {key: value for key, value in asdict(self.config.sample).items() if key.startswith("drs_")}
         acceptance = {key: value for key, value in self.drs_report.items() if settings.get(key) != value}
+        owner.own_run(self.path)
         with RunLock(self.path, "gankit eval --drs"):
             write_drs_eval(self.path, plain, drs, n=config.eval.n, seed=config.eval.seed, settings=settings,
                            acceptance=acceptance)

@@ -5,10 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from gankit.config import config_from_dict
+from gankit.config import config_from_dict, load_config
 from gankit.errors import CheckpointError, ConfigError, GankitError
 from gankit.files import checkpoint as ckpt
+from gankit.files import owner
 from gankit.files.lock import RunLock
+from gankit.files.owner import claim_file
 from gankit.files.records import warn
 from gankit.files.rundir import RunPaths
 from gankit.models import build_models
@@ -19,11 +21,18 @@ from gankit.training.state import mismatch_message
 def report_run(path: str | Path) -> Path:
     """(Re)write ``RUN/report.html`` under the run's lock (refused while another process
     writes the run, whose trainer refreshes the page itself); damaged lines of
-    ``metrics.jsonl`` are skipped with a warning."""
+    ``metrics.jsonl`` are skipped with a warning. Only a run folder of gankit's is written
+    (one of an older gankit is adopted: its run files recorded, nothing else)."""
     from gankit.report.html import write_report
 
-    with RunLock(path, "gankit report"):
-        return write_report(path, on_warning=warn)
+    root = Path(path)
+    if not (root / "config.toml").is_file():
+        raise GankitError(f"'{root}' is not a run folder (no config.toml)")
+    load_config(root / "config.toml")  # a config.toml of gankit's, before anything is written
+    owner.own_run(root)
+    with RunLock(root, "gankit report"):
+        owner.clean_stale(root)
+        return write_report(root, on_warning=warn)
 
 
 def load_run(path: str | Path, checkpoint: str = "last") -> Run:
@@ -57,7 +66,7 @@ def load_run(path: str | Path, checkpoint: str = "last") -> Run:
 
 
 def export_run(path: str | Path, output: str | Path, file_format: str, *, checkpoint: str = "last",
-               uint8: bool = False) -> Path:
+               uint8: bool = False, force: bool = False) -> Path:
     """Load the run folder ``path`` at ``checkpoint`` (``last``, ``best`` or a ``.pt`` path) and
     export its generator (:func:`gankit.export.export_generator`). A folder without a trained generator is a
     ConfigError (the CLI exits 2)."""
@@ -65,6 +74,7 @@ def export_run(path: str | Path, output: str | Path, file_format: str, *, checkp
 
     check_format(file_format)
     root = Path(path)
+    claim_file(output, force=force)  # refused before the run is loaded, not after it
     if not (root / "config.toml").is_file():
         raise ConfigError(f"'{root}' is not a run folder (no config.toml): there is no generator to export")
     chosen = Path(checkpoint) if checkpoint.endswith(".pt") else root / "checkpoints" / f"{checkpoint}.pt"
@@ -77,7 +87,7 @@ def export_run(path: str | Path, output: str | Path, file_format: str, *, checkp
             raise ConfigError(f"'{root}' has no trained generator to export (no checkpoint in "
                               f"{root / 'checkpoints'}); train it first") from None
         raise
-    return export_generator(run, output, file_format, uint8=uint8)
+    return export_generator(run, output, file_format, uint8=uint8, force=force)
 
 
 def _sample_shape(state: dict[str, Any]) -> tuple[int, ...]:

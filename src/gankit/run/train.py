@@ -7,6 +7,7 @@ from pathlib import Path
 
 from gankit.config import Config, coerce_config, load_config
 from gankit.errors import GankitError
+from gankit.files.owner import resolve_output
 from gankit.run.handle import Run
 from gankit.run.load import load_run
 
@@ -40,6 +41,7 @@ def train(config: Config | dict | str | Path | None = None, *, overrides: list[s
     else:
         resolved = coerce_config(config, overrides)
         run_dir = Path(out) if out else default_run_dir(config if isinstance(config, (str, Path)) else None)
+    run_dir = resolve_output(run_dir)  # a symlinked --out is its target from here on
     place, _ = distributed.setup(resolved.train.device)  # joins the process group under torchrun
     run_dir = Path(distributed.from_main(str(run_dir), place))  # rank 0's timestamp; all have read the config
     trainer = Trainer(resolved, run_dir, resume=resume, force=force)

@@ -16,6 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from torch import Tensor
 
 from gankit.errors import GankitError
+from gankit.files import owner
 from gankit.files.atomic import atomic_folder, atomic_open
 from gankit.pictures.grid import to_uint8
 
@@ -25,66 +26,60 @@ __all__ = ["save_image_folder", "save_npz", "export_samples"]
 def save_image_folder(samples: Tensor, directory: str | Path, start_index: int = 0) -> int:
     """Write samples (N, C, H, W) in [-1, 1] as ``directory/{start_index + i}.png``, one
     H × W PNG each: mode 'L' for C = 1, 'RGB' for C = 3, pixels ``to_uint8(samples)``.
-    Existing files of the same names are overwritten. Returns N."""
+    An existing file of the same name is never overwritten (``FileExistsError``). Returns N."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     pixels = to_uint8(samples)
     for offset, image in enumerate(pixels):
-        Image.fromarray(image).save(directory / f"{start_index + offset}.png", format="PNG")
+        with open(directory / f"{start_index + offset}.png", "xb") as handle:
+            Image.fromarray(image).save(handle, format="PNG")
     return len(pixels)
 
 
-def save_npz(samples: Tensor, path: str | Path) -> Path:
+def save_npz(samples: Tensor, path: str | Path, *, force: bool = False) -> Path:
     """Write samples (N, C, H, W) in [-1, 1] to ``path`` (.npz) as one uint8 array
     ``images`` of shape (N, H, W) or (N, H, W, 3): exactly the pixels the PNG folder
-    would hold, so both exports are interchangeable (and 4× smaller than float32)."""
-    return _write_npz(to_uint8(samples), Path(path))
+    would hold, so both exports are interchangeable (and 4× smaller than float32).
+    ``path`` must be new, or (with ``force``) a file gankit wrote."""
+    path = Path(path)
+    _check_npz_name(path)
+    return _write_npz(to_uint8(samples), owner.claim_file(path, force=force))
+
+
+def _check_npz_name(path: Path) -> None:
+    if path.suffix != ".npz":
+        raise GankitError(f"cannot write images to '{path}': use a .npz file name or a folder")
 
 
 def _write_npz(images: np.ndarray, path: Path) -> Path:
-    if path.suffix != ".npz":
-        raise GankitError(f"cannot write images to '{path}': use a .npz file name or a folder")
     with atomic_open(path, "wb") as handle:
         np.savez_compressed(handle, images=images)
     return path
 
 
-def _check_folder(directory: Path, n: int) -> None:
-    """Refuse a folder holding anything but an earlier export of at most ``n`` images:
-    the export replaces the folder whole, and must not take a user's other files with it
-    (or numbered PNGs beyond the new ones)."""
-    if directory.exists() and not directory.is_dir():
-        raise GankitError(f"'{directory}' is a file: give a folder (no suffix) or a .npz file name")
-    names = [p.name for p in directory.iterdir()] if directory.is_dir() else []
-    foreign = sorted(name for name in names if not (name.endswith(".png") and name[:-4].isdigit()))
-    if foreign:
-        raise GankitError(f"'{directory}' holds files that are not an earlier export (e.g. {foreign[0]}): "
-                          "give a new or empty folder")
-    stale = sorted(name for name in names if int(name[:-4]) >= n)
-    if stale:
-        raise GankitError(f"'{directory}' already holds {len(stale)} numbered PNGs beyond {n - 1}.png "
-                          f"(e.g. {stale[0]}) from an earlier export: use an empty folder or delete them")
-
-
 def export_samples(draw: Callable[[int], Tensor], n: int, output: str | Path, batch_size: int = 1000,
-                   progress: bool = True) -> Path:
+                   progress: bool = True, force: bool = False) -> Path:
     """Draw ``n`` images with ``draw(k)`` (the next k samples, (k, C, H, W) in [-1, 1])
     in batches of ``batch_size`` and write them to ``output``: a folder of
     ``0.png … {n-1}.png`` when ``output`` has no suffix or is an existing folder,
     else a ``.npz`` file (``save_npz``'s layout). A folder export holds one batch in
     memory at a time; an npz export holds the uint8 pixels of all n. Returns ``output``.
+    The folder must be new or empty, or (with ``force``) an export gankit wrote and
+    nothing else; the file must be new, or (with ``force``) one gankit wrote.
     """
     output = Path(output)
     if n < 1 or batch_size < 1:
         raise GankitError(f"need n >= 1 and batch_size >= 1, got n={n}, batch_size={batch_size}")
     to_folder = output.is_dir() or output.suffix == ""
-    if to_folder:
-        _check_folder(output, n)
-    elif output.suffix != ".npz":
+    if not to_folder and output.suffix != ".npz":
         raise GankitError(f"cannot write images to '{output}': use a folder (no suffix) or a .npz file name")
+    output = owner.check_new(output, "samples", force=force, option="-o") if to_folder else \
+        owner.claim_file(output, force=force)
     with ExitStack() as stack:  # a folder is written beside its name and renamed in when complete
         folder = stack.enter_context(atomic_folder(output, replace=True)) if to_folder else None
         pixels = _draw_all(draw, n, batch_size, progress, folder)
+        if folder is not None:  # the folder's record of its files, bound to it before it is renamed in
+            owner.mark(folder, "samples", {f"{index}.png" for index in range(n)})
     if not to_folder:
         _write_npz(pixels, output)
     return output

@@ -39,6 +39,7 @@ from gankit.models.conditional import set_class_weights
 from gankit.objectives import build_objective
 from gankit.sampling.grid_inputs import fixed_inputs
 from gankit.files import checkpoint as ckpt
+from gankit.files import owner
 from gankit.training import distributed
 from gankit.training.epoch_end import end_epoch
 from gankit.training.small_data import SmallData
@@ -76,7 +77,9 @@ class Trainer:
         self.is_main = self.place.is_main
         self.lock: RunLock | None = None  # rank 0 holds the run folder's lock until close()
         if self.is_main and resume:  # before the slow parts: a second writer is told at once
+            owner.own_run(self.paths.root)  # a run of an older gankit is adopted: its run files recorded
             self.lock = RunLock(self.paths.root, "gankit train --resume").acquire()
+            owner.clean_stale(self.paths.root)  # what a killed writer left half-written
         elif self.is_main:
             self.paths.check_new(force=force)
         data_config = config.data if self.is_main else replace(config.data, quarantine=False)  # rank 0 moves files
@@ -138,7 +141,6 @@ class Trainer:
             return
         # On resume too: overrides such as train.epochs=300 become part of the run.
         write_text(self.paths.config, config.to_toml())
-        self.paths.mark()  # a run made by an older gankit is adopted once it resumes
         if self.dataset.skipped:
             count = write_skip_list(self.dataset, self.paths.root)
             self.warnings.append(f"{count} unusable files skipped, listed in {self.paths.root / 'skipped_files.txt'}")
