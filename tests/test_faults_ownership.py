@@ -306,3 +306,35 @@ def test_the_manifest_lists_what_a_run_wrote_and_nothing_else(tmp_path):
                                                                                           owner.LOCK_NAME}
     assert on_disk <= set(marker["entries"]), on_disk - set(marker["entries"])
     assert owner.foreign_entries(run, owner.bound_marker(run)) == []
+
+
+def test_a_killed_exports_leftovers_beside_it_go_and_look_alikes_stay(runs, tmp_path):
+    out = tmp_path / "pngs"
+    half = tmp_path / ".pngs.abcd1234.tmp"  # a killed export: marked at once, never renamed in
+    half.mkdir()
+    owner.mark(half, "samples")
+    (half / "0.png").write_bytes(b"half")
+    replaced = tmp_path / ".pngs.efgh5678.replaced" / "pngs"  # killed between the move aside and the delete
+    replaced.mkdir(parents=True)
+    owner.mark(replaced, "samples")
+    look_alike = tmp_path / ".pngs.zzzz9999.tmp"  # a user's folder that merely has such a name
+    look_alike.mkdir()
+    (look_alike / "keep.txt").write_text("mine\n")
+    gankit.load_run(runs["images"]).export(4, out, progress=False)
+    assert not half.exists() and not replaced.parent.exists()
+    assert (look_alike / "keep.txt").read_text() == "mine\n"
+    assert sorted(p.name for p in out.glob("*.png")) == ["0.png", "1.png", "2.png", "3.png"]
+
+
+def test_evaluator_export_and_json_files_of_a_user_are_refused_before_any_work(runs, tmp_path):
+    mine = {name: f"mine {name}\n".encode() for name in ("ev.pt", "g.onnx.json", "m.json")}
+    for name, payload in mine.items():
+        (tmp_path / name).write_bytes(payload)
+    for flags in ([], ["--force"]):
+        results = [_cli("evaluator", "train", "mnist", "-o", str(tmp_path / "ev.pt"), "--epochs", "1", *flags),
+                   _cli("export", str(runs["points"]), "-f", "onnx", "-o", str(tmp_path / "g.onnx"), *flags),
+                   _cli("eval", str(runs["points"]), "--json", str(tmp_path / "m.json"), *flags)]
+        for result in results:
+            assert "gankit did not write it" in _one_error_line(result)
+    assert {name: (tmp_path / name).read_bytes() for name in mine} == mine
+    assert not (tmp_path / "g.onnx").exists()

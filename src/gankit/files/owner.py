@@ -179,6 +179,7 @@ def new_location(path: str | Path, kind: str, *, force: bool = False, option: st
     gankit's there moved aside and deleted with ``force``; every file written into it later
     through ``files/atomic.py`` is recorded. Returns the resolved path."""
     path = check_new(path, kind, force=force, option=option)
+    clean_stale_beside(path)
     aside = move_aside(path) if path.is_dir() and bound_marker(path) is not None else None
     create(path, kind)
     discard(aside)
@@ -206,6 +207,31 @@ def _older_run(folder: Path) -> bool:
     """A run folder of an older gankit: its unbound marker, or config, records and checkpoints."""
     return os.path.lexists(folder / LEGACY_MARKER) or all(
         (folder / name).is_file() for name in ("config.toml", "metrics.jsonl")) and (folder / "checkpoints").is_dir()
+
+
+def clean_stale_beside(path: Path) -> list[str]:
+    """Remove what a killed gankit left beside the location ``path``: a half-written folder
+    (``.NAME.XXXXXXXX.tmp``, its marker bound inside) or a replaced one not yet deleted
+    (``.NAME.XXXXXXXX.replaced`` holding only ``NAME``, bound). Nothing unmarked is touched."""
+    removed = []
+    try:
+        siblings = list(os.scandir(path.parent))
+    except OSError:
+        return removed
+    for sibling in siblings:
+        if not (sibling.name.startswith(f".{path.name}.") and TEMP_NAME.match(sibling.name)) or sibling.is_symlink() \
+                or not sibling.is_dir():
+            continue
+        inside = Path(sibling.path)
+        if sibling.name.endswith(".tmp"):
+            ours = bound_marker(inside) is not None
+        else:
+            names = os.listdir(inside)
+            ours = names == [path.name] and bound_marker(inside / path.name) is not None
+        if ours:
+            shutil.rmtree(inside, ignore_errors=True)
+            removed.append(sibling.name)
+    return removed
 
 
 def own_run(path: str | Path) -> Marker:

@@ -60,6 +60,7 @@ class RunPaths:
         writes it) and only when it holds nothing gankit did not write."""
         root = self.root
         owner.check_new(root, "run", force=force, again=AGAIN)
+        owner.clean_stale_beside(root)
         aside = None
         if root.is_dir() and owner.bound_marker(root) is not None:
             with RunLock(root, f"{command} --force"):  # raises RunLocked while another process writes the run

@@ -75,8 +75,12 @@ def export_samples(draw: Callable[[int], Tensor], n: int, output: str | Path, ba
         raise GankitError(f"cannot write images to '{output}': use a folder (no suffix) or a .npz file name")
     output = owner.check_new(output, "samples", force=force, option="-o") if to_folder else \
         owner.claim_file(output, force=force)
+    if to_folder:
+        owner.clean_stale_beside(output)  # what a killed export left beside it
     with ExitStack() as stack:  # a folder is written beside its name and renamed in when complete
         folder = stack.enter_context(atomic_folder(output, replace=True)) if to_folder else None
+        if folder is not None:  # marked at once, so a killed export's folder is known as gankit's
+            owner.mark(folder, "samples")
         pixels = _draw_all(draw, n, batch_size, progress, folder)
         if folder is not None:  # the folder's record of its files, bound to it before it is renamed in
             owner.mark(folder, "samples", {f"{index}.png" for index in range(n)})
