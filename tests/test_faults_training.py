@@ -3,6 +3,8 @@ what to do (never a traceback), and a user's files are left as they were."""
 
 from __future__ import annotations
 
+import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +12,7 @@ from pathlib import Path
 import pytest
 
 import gankit
+from gankit.files.records import REJECTED_NAME
 
 SMALL = ["data.name=ring8", "data.n_samples=1024", "train.batch_size=64", "model.g_hidden=16,16",
          "model.d_hidden=16,16", "model.pack=1", "train.epochs=3", "train.sample_every=0",
@@ -52,3 +55,39 @@ def test_nproc_failures_exit_non_zero_with_one_line(tmp_path):
     assert result.returncode == 1
     assert "not a run folder made by gankit" in _one_error_line(result)
     assert _snapshot(mine) == before
+
+
+# ---------------------------------------------------------------- damaged run files
+
+def _killed_after_epoch(trained: Path, run: Path, epoch: int) -> None:
+    """``run``: a copy of ``trained`` as a run killed right after ``epoch`` looks."""
+    shutil.copytree(trained, run)
+    checkpoints = run / "checkpoints"
+    shutil.copy(checkpoints / f"epoch_{epoch:04d}.pt", checkpoints / "last.pt")
+    for later in checkpoints.glob("epoch_*.pt"):
+        if int(later.stem[6:]) > epoch:
+            later.unlink()
+    (checkpoints / "best.pt").unlink(missing_ok=True)
+    (run / "final_metrics.json").unlink()
+    lines = (run / "metrics.jsonl").read_bytes().splitlines(keepends=True)
+    (run / "metrics.jsonl").write_bytes(b"".join(lines[:epoch]))
+
+
+def _epochs(run: Path) -> list[int]:
+    return [json.loads(line)["epoch"] for line in (run / "metrics.jsonl").read_text().splitlines()]
+
+
+def test_an_incomplete_metric_record_is_set_aside_on_resume(trained, tmp_path):
+    run = tmp_path / "run"
+    _killed_after_epoch(trained, run, 2)
+    incomplete = b'{"epoch": 1, "step": 7, "g_loss": 1.0}'
+    with open(run / "metrics.jsonl", "ab") as handle:
+        handle.write(incomplete + b"\n")
+    report = _cli("report", str(run))
+    assert report.returncode == 0, report.stderr
+    assert "skipped 1 line(s) that are not metric records (line 3: no 'd_loss_real'" in report.stderr
+    resumed = _cli("train", str(run), "--resume", "-q")
+    assert resumed.returncode == 0 and "Traceback" not in resumed.stderr, resumed.stderr
+    assert f"moved them to {run / REJECTED_NAME}" in resumed.stderr
+    assert (run / REJECTED_NAME).read_bytes() == incomplete + b"\n"
+    assert _epochs(run) == [1, 2, 3]
