@@ -10,8 +10,10 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 import gankit
+from gankit.files.checkpoint import load_checkpoint
 from gankit.files.records import REJECTED_NAME
 
 SMALL = ["data.name=ring8", "data.n_samples=1024", "train.batch_size=64", "model.g_hidden=16,16",
@@ -91,3 +93,34 @@ def test_an_incomplete_metric_record_is_set_aside_on_resume(trained, tmp_path):
     assert f"moved them to {run / REJECTED_NAME}" in resumed.stderr
     assert (run / REJECTED_NAME).read_bytes() == incomplete + b"\n"
     assert _epochs(run) == [1, 2, 3]
+
+
+def test_an_incomplete_checkpoint_falls_back_to_the_previous_epoch(trained, tmp_path):
+    run = tmp_path / "run"
+    _killed_after_epoch(trained, run, 2)
+    torch.save({"format": 1}, run / "checkpoints" / "last.pt")
+    sampled = _cli("sample", str(run), "-n", "10", "-o", str(tmp_path / "points.csv"))
+    assert sampled.returncode == 0, sampled.stderr
+    assert "not a complete gankit checkpoint (no 'config'); using epoch_0002.pt" in sampled.stderr
+    resumed = _cli("train", str(run), "--resume", "-q")
+    assert resumed.returncode == 0 and "Traceback" not in resumed.stderr, resumed.stderr
+    assert "skipped damaged checkpoint: " in resumed.stderr and "last.pt' is not a complete" in resumed.stderr
+    assert _epochs(run) == [1, 2, 3] and load_checkpoint(run / "checkpoints" / "last.pt")["epoch"] == 3
+
+
+@pytest.mark.parametrize("payload", [{"format": 1}, {"format": 1, "config": {}, "epoch": "two"}, [1, 2]])
+def test_a_run_without_a_good_checkpoint_fails_in_one_line(trained, tmp_path, payload):
+    run = tmp_path / "run"
+    _killed_after_epoch(trained, run, 2)
+    for path in (run / "checkpoints").glob("*.pt"):
+        torch.save(payload, path)
+    before = _snapshot(run)
+    for command in (["train", str(run), "--resume"], ["sample", str(run), "-o", str(tmp_path / "x.csv")],
+                    ["sample", str(run), "--checkpoint", "epoch_0001", "-o", str(tmp_path / "x.csv")]):
+        result = _cli(*command)
+        assert result.returncode == 1
+        line = _one_error_line(result)
+        assert "not a complete gankit checkpoint" in line or "is not a gankit checkpoint" in line
+    after = _snapshot(run)
+    after.pop(".gankit.lock", None), before.pop(".gankit.lock", None)  # the lock file is left, empty
+    assert after == before and not (tmp_path / "x.csv").exists()
