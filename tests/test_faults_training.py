@@ -3,7 +3,9 @@ what to do (never a traceback), and a user's files are left as they were."""
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -13,6 +15,7 @@ import pytest
 import torch
 
 import gankit
+from gankit.errors import OutputError
 from gankit.files.checkpoint import load_checkpoint
 from gankit.files.records import REJECTED_NAME
 
@@ -124,3 +127,41 @@ def test_a_run_without_a_good_checkpoint_fails_in_one_line(trained, tmp_path, pa
     after = _snapshot(run)
     after.pop(".gankit.lock", None), before.pop(".gankit.lock", None)  # the lock file is left, empty
     assert after == before and not (tmp_path / "x.csv").exists()
+
+
+# ---------------------------------------------------------------- a full disk
+
+def fail_fsync_of(monkeypatch, fragment: str) -> None:
+    """Make ``os.fsync`` raise ENOSPC for files whose path contains ``fragment``, as a disk
+    that fills up reports it."""
+    real = os.fsync
+
+    def fsync(descriptor: int) -> None:
+        try:
+            name = os.readlink(f"/proc/self/fd/{descriptor}")
+        except OSError:
+            name = ""
+        if fragment in name:
+            raise OSError(errno.ENOSPC, "No space left on device", name)
+        real(descriptor)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+
+
+def test_a_disk_full_before_the_first_checkpoint_says_to_start_again(tmp_path, monkeypatch):
+    run = tmp_path / "run"
+    fail_fsync_of(monkeypatch, f"{run.name}/checkpoints/")
+    with pytest.raises(OutputError) as error:
+        gankit.train("toy-ring8", overrides=SMALL, out=run)
+    monkeypatch.undo()
+    line = str(error.value)
+    assert "no checkpoint had been saved yet, so there is nothing to resume" in line and "--resume" not in line
+    command = line.split("start again with: gankit ")[1].split()
+    assert command == ["train", str(run / "config.toml"), "--out", str(run), "--force"]
+    resumed = _cli("train", str(run), "--resume")
+    assert resumed.returncode == 1
+    assert f"nothing to resume in {run}: no checkpoint was saved; start again with: gankit train" in \
+        _one_error_line(resumed)
+    again = _cli(*command, "-q")
+    assert again.returncode == 0, again.stderr
+    assert _epochs(run) == [1, 2, 3] and load_checkpoint(run / "checkpoints" / "last.pt")["epoch"] == 3

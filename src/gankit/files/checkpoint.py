@@ -115,10 +115,10 @@ def load_latest(directory: Path, map_location: str | torch.device = "cpu") -> tu
 
 
 def last_good(directory: Path) -> str:
-    """``the last good checkpoint is epoch_0012.pt`` (or that none was saved): for messages
-    after a failure, naming what a ``--resume`` will continue from."""
+    """``the last good checkpoint is epoch_0012.pt (epoch 12, step 96)``, or '' when none
+    loads: for messages after a failure, naming what a ``--resume`` will continue from."""
     try:
         state, path, _ = load_latest(directory)
     except GankitError:
-        return "no checkpoint had been saved yet"
+        return ""
     return f"the last good checkpoint is {path.name} (epoch {state.get('epoch')}, step {state.get('step')})"

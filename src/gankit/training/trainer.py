@@ -28,7 +28,7 @@ import torch
 from gankit.config import Config
 from gankit.config.rules import parse_stop_rule
 from gankit.data import load_dataset, write_skip_list
-from gankit.errors import ConfigError, OutputError, TrainingDiverged, TrainingInterrupted
+from gankit.errors import CheckpointError, ConfigError, OutputError, TrainingDiverged, TrainingInterrupted
 from gankit.files.atomic import FULL_ERRNOS, describe_os_error, write_text
 from gankit.files.lock import RunLock
 from gankit.files.records import read_records, truncate_records, write_json
@@ -154,6 +154,10 @@ class Trainer:
 
     def _restore(self) -> None:
         try:
+            folder = self.paths.checkpoints
+            if not (folder / "last.pt").exists() and not ckpt.epoch_checkpoints(folder):
+                raise CheckpointError(f"nothing to resume in {self.paths.root}: no checkpoint was saved; "
+                                      f"{self._start_again()}")
             state, path, warnings = ckpt.load_latest(self.paths.checkpoints, map_location=self.device)
             self.warnings.extend(f"skipped damaged checkpoint: {w}" for w in warnings)
             restore_state(self, state, source=path)
@@ -170,10 +174,19 @@ class Trainer:
             self.lock = None
 
     def _output_failed(self, error: OSError | OutputError) -> OutputError:
-        """One line for a write that failed mid-run, naming what is still safe on disk."""
+        """One line for a write that failed mid-run, naming what is still safe on disk and
+        what works next: ``--resume`` from that checkpoint, or starting again when there is none."""
         text = str(error) if isinstance(error, OutputError) else describe_os_error(error, error.filename or "?")
-        return OutputError(f"{text}; {ckpt.last_good(self.paths.checkpoints)}; free some space and continue "
-                           f"with: gankit train {self.paths.root} --resume")
+        saved = ckpt.last_good(self.paths.checkpoints)
+        if saved:
+            return OutputError(f"{text}; {saved}; free some space and continue with: "
+                               f"gankit train {self.paths.root} --resume")
+        return OutputError(f"{text}; no checkpoint had been saved yet, so there is nothing to resume: free some "
+                           f"space and {self._start_again()}")
+
+    def _start_again(self) -> str:
+        """The command that starts this run afresh in its folder, with the config it was given."""
+        return f"start again with: gankit train {self.paths.config} --out {self.paths.root} --force"
 
     def save(self, *, epoch_file: bool) -> Path:
         last = self.paths.checkpoints / "last.pt"
