@@ -165,3 +165,24 @@ def test_a_disk_full_before_the_first_checkpoint_says_to_start_again(tmp_path, m
     again = _cli(*command, "-q")
     assert again.returncode == 0, again.stderr
     assert _epochs(run) == [1, 2, 3] and load_checkpoint(run / "checkpoints" / "last.pt")["epoch"] == 3
+
+
+# ---------------------------------------------------------------- configs refused up front
+
+@pytest.mark.parametrize("target, overrides, key", [
+    ("toy-ring8", [*SMALL, "model.g_batch_norm=true"], "model.g_batch_norm"),
+    ("mnist-dcgan", [], "model.g_batch_norm"),
+    ("toy-ring8", [*SMALL, "objective.mode_seeking_weight=1"], "objective.mode_seeking_weight"),
+])
+def test_a_batch_of_one_with_batch_norm_is_refused(tmp_path, target, overrides, key):
+    result = _cli("train", target, *overrides, "train.batch_size=1", "--out", str(tmp_path / "run"))
+    assert result.returncode == 2
+    line = _one_error_line(result)
+    assert f"train.batch_size: 1 sample per batch does not work with {key}" in line
+    assert "use train.batch_size=2 or more" in line and not (tmp_path / "run").exists()
+
+
+def test_a_batch_of_one_without_batch_norm_trains(tmp_path):
+    run = gankit.train("toy-ring8", overrides=SMALL + ["train.batch_size=1", "data.n_samples=64", "train.epochs=1"],
+                       out=tmp_path / "run")
+    assert [record["step"] for record in run.history] == [64]
