@@ -15,7 +15,8 @@ import pytest
 import torch
 
 import gankit
-from gankit.errors import OutputError
+from gankit.config import coerce_config
+from gankit.errors import ConfigError, OutputError
 from gankit.files.checkpoint import load_checkpoint
 from gankit.files.records import REJECTED_NAME
 
@@ -186,3 +187,16 @@ def test_a_batch_of_one_without_batch_norm_trains(tmp_path):
     run = gankit.train("toy-ring8", overrides=SMALL + ["train.batch_size=1", "data.n_samples=64", "train.epochs=1"],
                        out=tmp_path / "run")
     assert [record["step"] for record in run.history] == [64]
+
+
+@pytest.mark.parametrize("text", ["x = " + "[" * 10_000 + "]" * 10_000,
+                                  "[model]\ng_hidden = " + "{a = " * 5_000 + "1" + "}" * 5_000])
+def test_a_deeply_nested_toml_file_is_one_config_error(tmp_path, text):
+    path = tmp_path / "deep.toml"
+    path.write_text(text + "\n")
+    before = path.read_bytes()
+    with pytest.raises(ConfigError, match="nested too deeply"):
+        coerce_config(path)
+    result = _cli("train", str(path), "--out", str(tmp_path / "run"))
+    assert result.returncode == 2 and "nested too deeply" in _one_error_line(result)
+    assert path.read_bytes() == before and not (tmp_path / "run").exists()
