@@ -19,6 +19,7 @@ from gankit.config import coerce_config
 from gankit.errors import ConfigError, OutputError
 from gankit.files.checkpoint import load_checkpoint
 from gankit.files.records import REJECTED_NAME
+from gankit.models.size import check_fits, parameter_counts, training_bytes
 
 SMALL = ["data.name=ring8", "data.n_samples=1024", "train.batch_size=64", "model.g_hidden=16,16",
          "model.d_hidden=16,16", "model.pack=1", "train.epochs=3", "train.sample_every=0",
@@ -200,3 +201,27 @@ def test_a_deeply_nested_toml_file_is_one_config_error(tmp_path, text):
     result = _cli("train", str(path), "--out", str(tmp_path / "run"))
     assert result.returncode == 2 and "nested too deeply" in _one_error_line(result)
     assert path.read_bytes() == before and not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("target, overrides, key", [
+    ("toy-ring8", [*SMALL, "model.latent_dim=1000000000"], "model.latent_dim"),
+    ("toy-ring8", [*SMALL, "model.g_hidden=200000,200000"], "model.g_hidden"),
+    ("toy-ring8", [*SMALL, "model.d_hidden=16,200000,200000"], "model.d_hidden"),
+    ("mnist-dcgan", ["model.base_width=200000"], "model.base_width"),
+])
+def test_networks_larger_than_memory_are_refused_before_they_are_built(tmp_path, target, overrides, key):
+    result = _cli("train", target, *overrides, "--out", str(tmp_path / "run"))
+    assert result.returncode == 2
+    line = _one_error_line(result)
+    assert line.startswith(f"error: {key}: training these networks needs about ") and line.endswith("; lower it")
+    assert "more than this machine's memory" in line and not (tmp_path / "run").exists()
+
+
+def test_the_memory_estimate_counts_every_copy_of_the_parameters():
+    config = coerce_config("toy-ring8", SMALL)
+    g, d = parameter_counts(config.model, (2,))
+    assert (g, d) == (2 * 16 + 16 + 16 * 16 + 16 + 16 * 2 + 2, 2 * 16 + 16 + 16 * 16 + 16 + 16 + 1)
+    assert training_bytes(config.model, (2,), ema=True) == 4 * (5 * g + 4 * d)
+    check_fits(config.model, (2,), None, memory=10**6, latent_rows=100)
+    with pytest.raises(ConfigError, match="the model's widths: .* more than this machine's memory"):
+        check_fits(config.model, (2,), None, memory=1000)

@@ -278,6 +278,10 @@ def _register_subcommands() -> None:
 _register_subcommands()
 
 
+OUT_OF_MEMORY = ("ran out of memory; lower the sizes in the config (model widths, train.batch_size, eval.n, "
+                 "data.n_samples or data.image_size)")
+
+
 def main() -> None:
     """Entry point: user errors print one line and exit 2 (config) or 1 (anything else,
     including a disk that filled up or another I/O error). Under ``--nproc`` each process
@@ -300,10 +304,14 @@ def main() -> None:
         _fail(f"error: {text}", 1)
     except typer.Abort:
         sys.exit(130)
+    except MemoryError:
+        _fail(f"error: {OUT_OF_MEMORY}", 1)
     except Exception as exc:  # usage errors (bad option, missing argument) come here with standalone_mode=False
         if _is_usage_error(exc):
             exc.show()
             sys.exit(exc.exit_code)
+        if isinstance(exc, RuntimeError) and ("can't allocate memory" in str(exc) or "out of memory" in str(exc)):
+            _fail(f"error: {OUT_OF_MEMORY}", 1)  # PyTorch's allocators raise RuntimeError, not MemoryError
         import traceback
 
         from gankit.training.launch import hand_over

@@ -33,8 +33,9 @@ from gankit.files.atomic import FULL_ERRNOS, describe_os_error, write_text
 from gankit.files.lock import RunLock
 from gankit.files.records import read_records, truncate_records, write_json
 from gankit.files.rundir import RunPaths
-from gankit.hardware import device_line
+from gankit.hardware import device_line, memory_bytes
 from gankit.models import build_models
+from gankit.models.size import check_fits
 from gankit.models.conditional import set_class_weights
 from gankit.objectives import build_objective
 from gankit.sampling.grid_inputs import fixed_inputs
@@ -92,9 +93,10 @@ class Trainer:
         # Class-conditional runs train on (image, class) pairs; the classes' names go into checkpoints.
         self.class_names = self.dataset.label_names if config.model.conditional else None
         self.labels = self.dataset.labels.to(self.device) if self.class_names is not None else None
+        n_classes = None if self.class_names is None else len(self.class_names)
+        self._check_memory(n_classes)
         torch.manual_seed(t.seed)  # initial weights and dropout masks
-        generator, discriminator = build_models(config.model, self.dataset.sample_shape,
-                                                None if self.class_names is None else len(self.class_names))
+        generator, discriminator = build_models(config.model, self.dataset.sample_shape, n_classes)
         if self.labels is not None:
             set_class_weights(generator, self.labels, len(self.class_names))
         generator, discriminator = generator.to(self.device), discriminator.to(self.device)
@@ -142,6 +144,17 @@ class Trainer:
         if self.dataset.skipped:
             count = write_skip_list(self.dataset, self.paths.root)
             self.warnings.append(f"{count} unusable files skipped, listed in {self.paths.root / 'skipped_files.txt'}")
+
+    def _check_memory(self, n_classes: int | None) -> None:
+        """Refuse networks too large for the device's memory before building them (one line
+        naming the key to lower); on the CPU each process of a DDP run holds its own copy."""
+        memory, on_gpu = memory_bytes(self.device), self.device.type == "cuda"
+        if memory is not None and not on_gpu:
+            memory //= self.place.world_size
+        pictures = GRID_SAMPLES if self.dataset.kind == "images" else PLOT_SAMPLES
+        check_fits(self.config.model, self.dataset.sample_shape, n_classes, memory,
+                   ema=self.config.train.ema_decay > 0, latent_rows=self.config.train.batch_size + pictures,
+                   where="the GPU's memory" if on_gpu else "this machine's memory")
 
     # ------------------------------------------------------------ state
     @property
