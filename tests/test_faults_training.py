@@ -16,10 +16,11 @@ import torch
 
 import gankit
 from gankit.config import coerce_config
-from gankit.errors import ConfigError, OutputError
+from gankit.errors import ConfigError, DataError, OutputError
 from gankit.files.checkpoint import load_checkpoint
 from gankit.files.records import REJECTED_NAME
 from gankit.models.size import check_fits, parameter_counts, training_bytes
+from gankit.training.trainer import Trainer
 
 SMALL = ["data.name=ring8", "data.n_samples=1024", "train.batch_size=64", "model.g_hidden=16,16",
          "model.d_hidden=16,16", "model.pack=1", "train.epochs=3", "train.sample_every=0",
@@ -225,3 +226,28 @@ def test_the_memory_estimate_counts_every_copy_of_the_parameters():
     check_fits(config.model, (2,), None, memory=10**6, latent_rows=100)
     with pytest.raises(ConfigError, match="the model's widths: .* more than this machine's memory"):
         check_fits(config.model, (2,), None, memory=1000)
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (["eval.k=500"], "eval.k: 500 nearest neighbours need more than 500 samples, but eval.n is 200"),
+    (["eval.k=150", "data.n_samples=100", "train.batch_size=50"],
+     "eval.k: 150 nearest neighbours need more than 150 real samples, but the data has 100"),
+])
+def test_eval_k_is_checked_before_training(tmp_path, overrides, message):
+    result = _cli("train", "toy-ring8", *SMALL, *overrides, "--out", str(tmp_path / "run"))
+    assert result.returncode == 2 and message in _one_error_line(result)
+    assert not (tmp_path / "run").exists()
+
+
+def test_eval_feature_files_are_loaded_before_training(tmp_path, monkeypatch):
+    garbage = tmp_path / "best.pt"
+    garbage.write_bytes(b"not a classifier")
+    for setting, message in ((f"eval.features={tmp_path / 'missing' / 'best.pt'}", "not found"),
+                             (f"eval.features={garbage}", "cannot be read"),
+                             (f"eval.evaluator={tmp_path / 'evaluator.pt'}", "not found")):
+        started = []
+        monkeypatch.setattr(Trainer, "run_epoch", lambda self, progress=None: started.append(self.epoch))
+        with pytest.raises(DataError, match=message):
+            gankit.train("mnist-dcgan", overrides=["data.limit=64", "train.batch_size=32", setting],
+                         out=tmp_path / "run")
+        assert started == [] and not (tmp_path / "run").exists()

@@ -71,6 +71,9 @@ def validate(config: Config) -> Config:
     _validate_small_data(config)
     if not 0 < config.objective.gamma <= 1:
         raise ConfigError(f"objective.gamma: must be in (0, 1], got {config.objective.gamma}")
+    if config.eval.k >= config.eval.n:
+        raise ConfigError(f"eval.k: {config.eval.k} nearest neighbours need more than {config.eval.k} samples, but "
+                          f"eval.n is {config.eval.n}; lower eval.k (default 5) or raise eval.n")
     if config.eval.bootstrap < 0 or config.eval.bootstrap == 1:
         raise ConfigError(f"eval.bootstrap: resamples for the spreads, 0 (none) or at least 2, got {config.eval.bootstrap}")
     _check_features(config.eval.features)

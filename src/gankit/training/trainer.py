@@ -124,6 +124,8 @@ class Trainer:
         self.stopped_by: str = ""
         self.diagnostics = DiagnosticsHook(config)
         self.evaluate = EvaluationHook(self.dataset, config, str(self.device))
+        if self.is_main:
+            self.evaluate.prepare()
         self.progress: TrainingProgress | None = None
         self._stop_requested = False
         if resume:
