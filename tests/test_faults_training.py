@@ -16,6 +16,7 @@ import torch
 
 import gankit
 from gankit.config import coerce_config
+from gankit.data.folder import load_folder
 from gankit.errors import ConfigError, DataError, OutputError
 from gankit.files.checkpoint import load_checkpoint
 from gankit.files.records import REJECTED_NAME
@@ -251,3 +252,32 @@ def test_eval_feature_files_are_loaded_before_training(tmp_path, monkeypatch):
             gankit.train("mnist-dcgan", overrides=["data.limit=64", "train.batch_size=32", setting],
                          out=tmp_path / "run")
         assert started == [] and not (tmp_path / "run").exists()
+
+
+# ---------------------------------------------------------------- image folders
+
+def test_an_empty_class_folder_is_left_out_with_a_warning(tmp_path):
+    from PIL import Image
+
+    shapes = tmp_path / "shapes"
+    for name, value in (("dark", 40), ("light", 220)):
+        (shapes / name).mkdir(parents=True)
+        for index in range(16):
+            Image.new("L", (8, 8), value + index % 5).save(shapes / name / f"{index}.png")
+    (shapes / "empty").mkdir()
+    (shapes / "broken").mkdir()
+    (shapes / "broken" / "0.png").write_bytes(b"not an image")
+    before = _snapshot(shapes)
+    dataset = load_folder(shapes, image_size=8, use_cache=False)
+    assert dataset.class_names == ["dark", "light"] and dataset.labels.tolist() == [0] * 16 + [1] * 16
+    assert dataset.notes == [f"{shapes}: class folder(s) broken/, empty/ hold no usable images and are left out; "
+                             "the data has 2 class(es): dark, light"]
+    common = ["folder-dcgan32", f"data.path={shapes}", "data.image_size=8", "model.family=mlp", "model.g_hidden=16",
+              "model.d_hidden=16", "model.latent_dim=4", "model.g_output=tanh", "train.batch_size=16",
+              "train.epochs=1", "eval.every=0", "train.progress=false", "train.tensorboard=false",
+              "train.sample_every=0", "model.conditional=true"]
+    result = _cli("train", *common, "--out", str(tmp_path / "run"))
+    assert result.returncode == 0, result.stderr
+    assert f"warning: {dataset.notes[0]}" in result.stderr.splitlines()
+    assert gankit.load_run(tmp_path / "run").class_names == ["dark", "light"]
+    assert _snapshot(shapes) == before

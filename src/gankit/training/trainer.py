@@ -143,6 +143,7 @@ class Trainer:
         # On resume too: overrides such as train.epochs=300 become part of the run.
         write_text(self.paths.config, config.to_toml())
         self.paths.mark()  # a run made by an older gankit is adopted once it resumes
+        self.warnings.extend(self.dataset.notes)
         if self.dataset.skipped:
             count = write_skip_list(self.dataset, self.paths.root)
             self.warnings.append(f"{count} unusable files skipped, listed in {self.paths.root / 'skipped_files.txt'}")
