@@ -281,3 +281,16 @@ def test_an_empty_class_folder_is_left_out_with_a_warning(tmp_path):
     assert f"warning: {dataset.notes[0]}" in result.stderr.splitlines()
     assert gankit.load_run(tmp_path / "run").class_names == ["dark", "light"]
     assert _snapshot(shapes) == before
+
+
+@pytest.mark.parametrize("preset, shape, n_classes", [
+    ("toy-ring8", (2,), None), ("mnist-dcgan", (1, 28, 28), None), ("mnist-dcgan-keras", (1, 28, 28), None),
+    ("mnist-cdcgan", (1, 28, 28), 10), ("folder-rgb64", (3, 64, 64), None), ("stacked-mnist-dcgan", (3, 28, 28), None),
+])
+def test_networks_built_without_storage_count_as_the_real_ones(preset, shape, n_classes):
+    from gankit.models import build_models
+
+    config = coerce_config(preset, ["model.spectral_norm=true", "model.minibatch_kernels=3", "data.path=x"])
+    real = [sum(t.numel() for t in (*net.parameters(), *net.buffers()))
+            for net in build_models(config.model, shape, n_classes)]
+    assert list(parameter_counts(config.model, shape, n_classes)) == real
