@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import List, Optional
+from typing import List, NoReturn, Optional
 
 import typer
 from rich.console import Console
@@ -323,7 +323,7 @@ def main() -> None:
         sys.exit(code)
 
 
-def _fail(text: str, code: int) -> None:
+def _fail(text: str, code: int) -> NoReturn:
     """Print ``text`` (or leave it to the ``--nproc`` launcher) and exit with ``code``."""
     from gankit.training.launch import hand_over
 

@@ -35,8 +35,8 @@ from gankit.files.records import read_records, truncate_records, write_json
 from gankit.files.rundir import RunPaths
 from gankit.hardware import device_line, memory_bytes
 from gankit.models import build_models
-from gankit.models.size import check_fits
 from gankit.models.conditional import set_class_weights
+from gankit.models.size import check_fits
 from gankit.objectives import build_objective
 from gankit.sampling.grid_inputs import fixed_inputs
 from gankit.files import checkpoint as ckpt
