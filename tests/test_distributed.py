@@ -13,7 +13,7 @@ import torch
 
 import gankit
 from gankit.errors import ConfigError
-from gankit.training import distributed
+from gankit.training import distributed, launch
 from gankit.files.checkpoint import load_checkpoint
 
 # An MLP without batch norm or dropout: per-sample losses, so the DDP-averaged gradient of
@@ -108,12 +108,12 @@ def test_place_comes_from_torchrun_environment(monkeypatch):
 
 
 def test_launch_command_is_torchrun_of_gankit_train():
-    command = distributed.launch_command(["toy-ring8", "train.epochs=2", "--out", "runs/x"], 2)
-    assert command[:3] == [sys.executable, "-m", "torch.distributed.run"]
+    command = launch.launch_command(["toy-ring8", "train.epochs=2", "--out", "runs/x"], 2)
+    assert command[:3] == [sys.executable, "-c", "from gankit.training.launch import torchrun; torchrun()"]
     assert "--standalone" in command and "--nproc_per_node=2" in command
     assert command[-6:] == ["gankit", "train", "toy-ring8", "train.epochs=2", "--out", "runs/x"]
     with pytest.raises(ConfigError):
-        distributed.launch_command([], 0)
+        launch.launch_command([], 0)
 
 
 def test_sync_batch_norm_needs_cuda():

@@ -338,3 +338,16 @@ def test_evaluator_export_and_json_files_of_a_user_are_refused_before_any_work(r
             assert "gankit did not write it" in _one_error_line(result)
     assert {name: (tmp_path / name).read_bytes() for name in mine} == mine
     assert not (tmp_path / "g.onnx").exists()
+
+
+def test_a_full_disk_while_taking_the_lock_names_the_lock_file(tmp_path, monkeypatch):
+    import errno
+
+    from gankit.files import lock as lock_module
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(lock_module.os, "pwrite", full)
+    with pytest.raises(GankitError, match=f"disk full writing {tmp_path / owner.LOCK_NAME}"):
+        lock_module.RunLock(tmp_path, "gankit report").acquire()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import List, Optional
+from typing import List, NoReturn, Optional
 
 import typer
 from rich.console import Console
@@ -41,13 +41,16 @@ def train(
 ) -> None:
     """Train a GAN; writes config.toml, metrics.jsonl, checkpoints/, samples/ and plots/ to the run folder."""
     from gankit.run import train as train_run
-    from gankit.training import distributed
+    from gankit.training import distributed, launch
 
     overrides = list(overrides or [])
     if nproc > 1:
         flags = [*(["--out", str(out_dir)] if out_dir else []), *(["--resume"] if resume else []),
                  *(["--force"] if force else []), *(["--quiet"] if quiet else [])]
-        raise typer.Exit(distributed.launch([target, *overrides, *flags], nproc))
+        code, message = launch.launch([target, *overrides, *flags], nproc)
+        if message:
+            print(message, file=sys.stderr)
+        raise typer.Exit(code)
     if quiet:
         overrides.append("train.progress=false")
     run = train_run(target, overrides=overrides, out=out_dir, resume=resume, force=force)
@@ -283,20 +286,22 @@ def _register_subcommands() -> None:
 _register_subcommands()
 
 
+OUT_OF_MEMORY = ("ran out of memory; lower the sizes in the config (model widths, train.batch_size, eval.n, "
+                 "data.n_samples or data.image_size)")
+
+
 def main() -> None:
     """Entry point: user errors print one line and exit 2 (config) or 1 (anything else,
-    including a disk that filled up or another I/O error)."""
+    including a disk that filled up or another I/O error). Under ``--nproc`` each process
+    leaves its failure to the launcher, which prints one (training/launch.py)."""
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)  # a command's typer.Exit(code) comes back as its return value
     except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(2)
+        _fail(f"error: {exc}", 2)
     except TrainingInterrupted as exc:
-        print(str(exc), file=sys.stderr)
-        sys.exit(130)
+        _fail(str(exc), 130)
     except GankitError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(1)
+        _fail(f"error: {exc}", 1)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except OSError as exc:  # a write that did not go through gankit's own file helpers
@@ -304,15 +309,35 @@ def main() -> None:
 
         where = exc.filename or "a file"
         text = describe_os_error(exc, where) if exc.errno in FULL_ERRNOS else f"{exc.strerror or exc}: {where}"
-        print(f"error: {text}", file=sys.stderr)
-        sys.exit(1)
+        _fail(f"error: {text}", 1)
     except typer.Abort:
         sys.exit(130)
+    except MemoryError:
+        _fail(f"error: {OUT_OF_MEMORY}", 1)
     except Exception as exc:  # usage errors (bad option, missing argument) come here with standalone_mode=False
         if _is_usage_error(exc):
             exc.show()
             sys.exit(exc.exit_code)
+        if isinstance(exc, RuntimeError) and ("can't allocate memory" in str(exc) or "out of memory" in str(exc)):
+            _fail(f"error: {OUT_OF_MEMORY}", 1)  # PyTorch's allocators raise RuntimeError, not MemoryError
+        import traceback
+
+        from gankit.training.launch import hand_over
+
+        if hand_over(traceback.format_exc().rstrip(), 1, user=False):
+            sys.exit(1)
         raise
+    if isinstance(code, int) and code:
+        sys.exit(code)
+
+
+def _fail(text: str, code: int) -> NoReturn:
+    """Print ``text`` (or leave it to the ``--nproc`` launcher) and exit with ``code``."""
+    from gankit.training.launch import hand_over
+
+    if not hand_over(text, code):
+        print(text, file=sys.stderr)
+    sys.exit(code)
 
 
 def _is_usage_error(exc: Exception) -> bool:

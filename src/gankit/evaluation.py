@@ -135,6 +135,10 @@ class Scorer:
             self._extractor = load_extractor(config.eval, dataset.name, device)
             if self._extractor is None:
                 self.note = NO_FEATURES
+        real, k = min(config.eval.n, len(dataset)), config.eval.k
+        if k >= real and (dataset.kind == "points" or self._extractor is not None):
+            raise ConfigError(f"eval.k: {k} nearest neighbours need more than {k} real samples, but the data has "
+                              f"{len(dataset)}; lower eval.k below {real}")
 
     def real_images(self, n: int) -> Tensor:
         return reference_sample(self.dataset, n, self.config.eval.seed)

@@ -13,6 +13,7 @@ makes an AVX-512 machine run PyTorch's AVX2 code paths.
 
 from __future__ import annotations
 
+import os
 import platform
 import time
 from functools import cache
@@ -120,3 +121,15 @@ def device_line(device: torch.device | str) -> str:
     where = (f"cuda: {torch.cuda.get_device_name(device)}" if device.type == "cuda"
              else f"cpu: {describe_cpu()}")
     return f"{where} · {bf16_advice(device.type)}"
+
+
+def memory_bytes(device: torch.device | str = "cpu") -> int | None:
+    """The memory networks on ``device`` can use: this machine's physical RAM, or a GPU's own
+    memory (None where the system does not say)."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return int(torch.cuda.get_device_properties(device).total_memory)
+    try:
+        return int(os.sysconf("SC_PHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+    except (AttributeError, OSError, ValueError):  # no sysconf (Windows) or no such name
+        return None

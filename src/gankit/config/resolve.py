@@ -179,6 +179,9 @@ def _read_toml(text: str, source: str) -> dict[str, Any]:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{source} is not valid TOML: {exc}") from None
+    except RecursionError:  # the parser recurses once per level of [[...]] or {a = {...}}
+        raise ConfigError(f"{source}: arrays or tables are nested too deeply to read; a gankit config "
+                          "nests at most one list (e.g. g_hidden = [64, 64])") from None
 
 
 def _read_utf8(path: Path) -> str:

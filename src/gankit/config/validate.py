@@ -40,6 +40,7 @@ def validate(config: Config) -> Config:
         raise ConfigError(
             f"train.batch_size: {config.train.batch_size} is not divisible by model.pack={config.model.pack}"
         )
+    _check_batch_of_one(config)
     if config.model.conditional and config.model.pack > 1:
         raise ConfigError("model.conditional: does not combine with model.pack > 1 (a pack would hold samples of "
                           "several classes); set model.pack=1")
@@ -70,6 +71,9 @@ def validate(config: Config) -> Config:
     _validate_small_data(config)
     if not 0 < config.objective.gamma <= 1:
         raise ConfigError(f"objective.gamma: must be in (0, 1], got {config.objective.gamma}")
+    if config.eval.k >= config.eval.n:
+        raise ConfigError(f"eval.k: {config.eval.k} nearest neighbours need more than {config.eval.k} samples, but "
+                          f"eval.n is {config.eval.n}; lower eval.k (default 5) or raise eval.n")
     if config.eval.bootstrap < 0 or config.eval.bootstrap == 1:
         raise ConfigError(f"eval.bootstrap: resamples for the spreads, 0 (none) or at least 2, got {config.eval.bootstrap}")
     _check_features(config.eval.features)
@@ -101,6 +105,21 @@ def _check_features(features: str) -> None:
 
 
 IMAGE_DATA = ("mnist", "stacked-mnist", "colour-mnist", "folder")
+
+
+def _check_batch_of_one(config: Config) -> None:
+    """Batch norm and mode seeking compare the samples of a batch: one sample is refused here,
+    not by a traceback at the first step."""
+    if config.train.batch_size > 1:
+        return
+    m, o = config.model, config.objective
+    for key, on, why in (("model.g_batch_norm", m.g_batch_norm, "batch norm normalises over the batch"),
+                         ("model.d_batch_norm", m.d_batch_norm, "batch norm normalises over the batch"),
+                         ("objective.mode_seeking_weight", o.mode_seeking_weight > 0,
+                          "mode seeking compares pairs of samples")):
+        if on:
+            raise ConfigError(f"train.batch_size: 1 sample per batch does not work with {key} ({why}); "
+                              f"use train.batch_size=2 or more, or turn {key} off")
 
 
 def _validate_small_data(config: Config) -> None:

@@ -50,7 +50,8 @@ class Dataset:
     `class_names` (label i is `class_names[i]`) are set when the data has classes;
     `skipped` holds (path relative to `source`, reason) for every file an image
     folder could not use, so the run folder can list them; `source` is the file
-    or folder the data came from, when there is one.
+    or folder the data came from, when there is one; `notes` are one-line warnings
+    about the data as loaded (e.g. a class folder left out because it held no images).
     """
 
     name: str
@@ -61,6 +62,7 @@ class Dataset:
     class_names: list[str] | None = None
     skipped: list[tuple[str, str]] = field(default_factory=list)
     source: str | None = None
+    notes: list[str] = field(default_factory=list)
 
     @property
     def sample_shape(self) -> tuple[int, ...]:

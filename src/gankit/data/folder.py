@@ -1,7 +1,8 @@
 """A folder of images as a `Dataset`: flat, or one subfolder per class.
 
 Layout. If the folder has subfolders, each one is a class (label i is the i-th
-name in sorted order; their own subfolders belong to the same class); otherwise
+name in sorted order of those holding usable images: a class folder without any is left
+out with a note; their own subfolders belong to the same class); otherwise
 every file in the folder is an unlabelled image. Files lying in the root next to
 class folders belong to no class: they are not decoded, and are listed as skipped
 ("outside the class folders") so that they are not lost silently. Ignored without
@@ -115,15 +116,17 @@ def load_folder(
             save_cached(cache_dir, cache_key(root, channels, image_size, remaining), cleaned)
     skipped = sorted(failures + [(name, OUTSIDE_CLASSES_REASON) for name in layout.outside_classes]
                      + list(layout.links_not_followed))
+    class_names, notes = classes_with_images(root, layout.class_names, decoded.paths)
     return Dataset(
         name="folder",
         tensor=decoded.images.to(torch.float32).div_(127.5).sub_(1.0),
         geometry=None,
-        labels=_labels(decoded.paths, layout.class_names),
+        labels=_labels(decoded.paths, class_names),
         kind="images",
-        class_names=layout.class_names,
+        class_names=class_names,
         skipped=skipped,
         source=str(root),
+        notes=notes,
     )
 
 
@@ -191,6 +194,23 @@ def _not_data(path: Path, kind: str, written: set[str], top: bool) -> str:
     if children and all(child.is_dir() and not child.is_symlink() and owner.is_output(child) for child in children):
         return "holds only output folders of gankit's (not data)"
     return ""
+
+
+def classes_with_images(root: Path, class_names: list[str] | None,
+                        paths: list[str]) -> tuple[list[str] | None, list[str]]:
+    """The class folders that hold at least one usable image, and a note naming any left out:
+    a class without images could never be trained (a conditional generator would learn
+    nothing for it, yet offer it), so it is dropped rather than kept silently."""
+    if class_names is None:
+        return None, []
+    used = {path.split("/", 1)[0] for path in paths}
+    kept = [name for name in class_names if name in used]
+    empty = [name for name in class_names if name not in used]
+    if not empty:
+        return class_names, []
+    listed = ", ".join(f"{name}/" for name in empty)
+    return kept, [f"{root}: class folder(s) {listed} hold no usable images and are left out; "
+                  f"the data has {len(kept)} class(es): {', '.join(kept)}"]
 
 
 LINK_TO_FOLDER = "link to a folder (not followed)"

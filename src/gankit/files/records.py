@@ -1,7 +1,8 @@
 """``metrics.jsonl``: one JSON object per logged epoch, appended as training goes.
 
 Reading is tolerant: a line that is not a record (torn by a crash, edited by hand, not
-UTF-8, ``[1, 2, 3]``, ``{"epoch": "abc"}``) is skipped with a warning, never fatal.
+UTF-8, ``[1, 2, 3]``, ``{"epoch": "abc"}``, one without the epoch's losses) is skipped with
+a warning, never fatal.
 When gankit rewrites the log (on ``--resume``) such lines are moved, byte for byte, to
 ``metrics.rejected.jsonl`` beside it, so nothing a user had is ever silently lost; an
 epoch logged twice keeps its later record there too.
@@ -20,6 +21,8 @@ from gankit.catalogue import LIST_KEYS, TEXT_KEYS  # text or list values; the re
 from gankit.files.atomic import append_line, output_error, write_bytes
 
 REJECTED_NAME = "metrics.rejected.jsonl"
+# The losses every epoch's record holds (a value may be null): curves and progress read them.
+LOSS_KEYS = ("g_loss", "d_loss_real", "d_loss_fake")
 
 
 @dataclass
@@ -58,6 +61,9 @@ def _problem(record: Any) -> str:
         value = record.get(key)
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             return f"'{key}' is {json.dumps(value)}, not a count"
+    missing = [key for key in LOSS_KEYS if key not in record]
+    if missing:
+        return f"no '{missing[0]}' (every epoch's record holds {', '.join(LOSS_KEYS)})"
     for key, value in record.items():
         if key in LIST_KEYS:
             if value is not None and not isinstance(value, list):

@@ -45,7 +45,9 @@ def load_run(path: str | Path, checkpoint: str = "last") -> Run:
         raise GankitError(f"'{root}' is not a run folder (no config.toml)")
     directory = RunPaths(root).checkpoints
     if checkpoint == "last":
-        state, file, _ = ckpt.load_latest(directory)
+        state, file, skipped = ckpt.load_latest(directory)
+        if skipped and file.name != "last.pt":  # last.pt, tried first, is damaged: say which file is used
+            warn(f"skipped damaged checkpoint: {skipped[0]}; using {file.name}")
     else:
         file = Path(checkpoint) if checkpoint.endswith(".pt") else directory / f"{checkpoint}.pt"
         state = ckpt.load_checkpoint(file)
@@ -83,7 +85,7 @@ def export_run(path: str | Path, output: str | Path, file_format: str, *, checkp
     try:
         run = load_run(root, checkpoint)
     except CheckpointError as exc:
-        if checkpoint == "last" and "no usable checkpoint" in str(exc):
+        if checkpoint == "last" and not any((root / "checkpoints").glob("*.pt")):
             raise ConfigError(f"'{root}' has no trained generator to export (no checkpoint in "
                               f"{root / 'checkpoints'}); train it first") from None
         raise

@@ -4,7 +4,7 @@ DistributedDataParallel (DDP) and torchrun.
 ``torchrun --nproc_per_node=N -m gankit train ...`` starts N copies of the command; each
 reads its place (RANK, WORLD_SIZE, LOCAL_RANK) from the environment torchrun sets, and
 :func:`setup` joins the process group: gloo on CPU, NCCL on CUDA (one GPU per local rank).
-``gankit train ... --nproc N`` runs exactly that command through :func:`launch`.
+``gankit train ... --nproc N`` runs exactly that command (training/launch.py).
 
 How a DDP run stays equal to a one-process run with the same (global) ``train.batch_size``:
 every rank holds the whole in-memory dataset and the same seeded ``torch.Generator``, so all
@@ -23,8 +23,6 @@ stops at the same step.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING
@@ -179,20 +177,3 @@ def from_main(value: str, place: Distributed) -> str:
 def barrier(place: Distributed) -> None:
     if place.enabled:
         dist.barrier()
-
-
-def launch_command(train_args: list[str], nproc: int) -> list[str]:
-    """The torchrun command that runs ``gankit train TRAIN_ARGS`` in ``nproc`` local processes."""
-    if nproc < 1:
-        raise ConfigError(f"--nproc: must be at least 1, got {nproc}")
-    return [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
-            "-m", "gankit", "train", *train_args]
-
-
-def launch(train_args: list[str], nproc: int) -> int:
-    """Run ``gankit train TRAIN_ARGS`` under torchrun on this machine; returns its exit status.
-
-    ``--standalone`` lets torchrun pick a free port for the rendezvous; OMP_NUM_THREADS,
-    when unset, is left for torchrun to set (1 per process).
-    """
-    return subprocess.call(launch_command(train_args, nproc))

@@ -28,20 +28,26 @@ GRID_SAMPLES = 100
 
 
 class EvaluationHook:
-    """Scores the sampling generator; the scorer (feature extractor, real features) is built
-    at the first evaluation, and each distinct warning is printed once but kept in every record."""
+    """Scores the sampling generator; the scorer (feature extractor; the real features follow at
+    the first evaluation) is built by ``prepare``, and each distinct warning is printed once but
+    kept in every record."""
 
     def __init__(self, dataset: Dataset, config: Config, device: str):
         self.dataset, self.config, self.device = dataset, config, device
         self._scorer: Scorer | None = None
         self._warned: set[str] = set()
 
-    def __call__(self, generator_net: nn.Module, discriminator: nn.Module) -> dict[str, Any]:
+    def prepare(self) -> Scorer:
+        """The scorer, built now if not yet: the trainer calls this at the start, so a feature
+        space that does not load or an eval.k the data cannot meet stops the run before it trains."""
         if self._scorer is None:
             self._scorer = Scorer(self.dataset, self.config, device=self.device)
             if self._scorer.note:
                 print(f"note: {self._scorer.note}", file=sys.stderr)
-        metrics = self._scorer.score(generator_net, discriminator)
+        return self._scorer
+
+    def __call__(self, generator_net: nn.Module, discriminator: nn.Module) -> dict[str, Any]:
+        metrics = self.prepare().score(generator_net, discriminator)
         warnings = metrics.pop("warnings", [])
         for warning in warnings:
             if warning not in self._warned:

@@ -69,7 +69,7 @@ def restore_state(trainer: Trainer, state: dict[str, Any], source: Path | str = 
     m = trainer.models
     pairs = [(m.generator, "generator"), (m.discriminator, "discriminator"), (m.g_optimizer, "g_optimizer"),
              (m.d_optimizer, "d_optimizer")]
-    if m.generator_ema is not None and state["generator_ema"] is not None:
+    if m.generator_ema is not None and state.get("generator_ema") is not None:
         pairs.append((m.generator_ema, "generator_ema"))
     for target, key in pairs:
         try:
@@ -87,7 +87,7 @@ def restore_state(trainer: Trainer, state: dict[str, Any], source: Path | str = 
         saved = state["epoch_stats"].to(trainer.device)  # older checkpoints hold fewer columns
         trainer.epoch_stats[: trainer.batch] = float("nan")
         trainer.epoch_stats[: trainer.batch, : saved.shape[1]] = saved
-    trainer.best_key = state["best_key"]
+    trainer.best_key = state.get("best_key")
     if trainer.step_fn.small_data is not None and state.get("small_data") is not None:
         trainer.step_fn.small_data.load_state_dict(state["small_data"])
     trainer.last_metrics = dict(state.get("last_metrics") or {})

@@ -28,14 +28,15 @@ import torch
 from gankit.config import Config
 from gankit.config.rules import parse_stop_rule
 from gankit.data import load_dataset, write_skip_list
-from gankit.errors import ConfigError, OutputError, TrainingDiverged, TrainingInterrupted
+from gankit.errors import CheckpointError, ConfigError, OutputError, TrainingDiverged, TrainingInterrupted
 from gankit.files.atomic import FULL_ERRNOS, describe_os_error, write_text
 from gankit.files.lock import RunLock
 from gankit.files.records import read_records, truncate_records, write_json
 from gankit.files.rundir import RunPaths
-from gankit.hardware import device_line
+from gankit.hardware import device_line, memory_bytes
 from gankit.models import build_models
 from gankit.models.conditional import set_class_weights
+from gankit.models.size import check_fits
 from gankit.objectives import build_objective
 from gankit.sampling.grid_inputs import fixed_inputs
 from gankit.files import checkpoint as ckpt
@@ -95,9 +96,10 @@ class Trainer:
         # Class-conditional runs train on (image, class) pairs; the classes' names go into checkpoints.
         self.class_names = self.dataset.label_names if config.model.conditional else None
         self.labels = self.dataset.labels.to(self.device) if self.class_names is not None else None
+        n_classes = None if self.class_names is None else len(self.class_names)
+        self._check_memory(n_classes)
         torch.manual_seed(t.seed)  # initial weights and dropout masks
-        generator, discriminator = build_models(config.model, self.dataset.sample_shape,
-                                                None if self.class_names is None else len(self.class_names))
+        generator, discriminator = build_models(config.model, self.dataset.sample_shape, n_classes)
         if self.labels is not None:
             set_class_weights(generator, self.labels, len(self.class_names))
         generator, discriminator = generator.to(self.device), discriminator.to(self.device)
@@ -125,6 +127,8 @@ class Trainer:
         self.stopped_by: str = ""
         self.diagnostics = DiagnosticsHook(config)
         self.evaluate = EvaluationHook(self.dataset, config, str(self.device))
+        if self.is_main:
+            self.evaluate.prepare()
         self.progress: TrainingProgress | None = None
         self._stop_requested = False
         if resume:
@@ -141,9 +145,21 @@ class Trainer:
             return
         # On resume too: overrides such as train.epochs=300 become part of the run.
         write_text(self.paths.config, config.to_toml())
+        self.warnings.extend(self.dataset.notes)
         if self.dataset.skipped:
             count = write_skip_list(self.dataset, self.paths.root)
             self.warnings.append(f"{count} unusable files skipped, listed in {self.paths.root / 'skipped_files.txt'}")
+
+    def _check_memory(self, n_classes: int | None) -> None:
+        """Refuse networks too large for the device's memory before building them (one line
+        naming the key to lower); on the CPU each process of a DDP run holds its own copy."""
+        memory, on_gpu = memory_bytes(self.device), self.device.type == "cuda"
+        if memory is not None and not on_gpu:
+            memory //= self.place.world_size
+        pictures = GRID_SAMPLES if self.dataset.kind == "images" else PLOT_SAMPLES
+        check_fits(self.config.model, self.dataset.sample_shape, n_classes, memory,
+                   ema=self.config.train.ema_decay > 0, latent_rows=self.config.train.batch_size + pictures,
+                   where="the GPU's memory" if on_gpu else "this machine's memory")
 
     # ------------------------------------------------------------ state
     @property
@@ -156,6 +172,10 @@ class Trainer:
 
     def _restore(self) -> None:
         try:
+            folder = self.paths.checkpoints
+            if not (folder / "last.pt").exists() and not ckpt.epoch_checkpoints(folder):
+                raise CheckpointError(f"nothing to resume in {self.paths.root}: no checkpoint was saved; "
+                                      f"{self._start_again()}")
             state, path, warnings = ckpt.load_latest(self.paths.checkpoints, map_location=self.device)
             self.warnings.extend(f"skipped damaged checkpoint: {w}" for w in warnings)
             restore_state(self, state, source=path)
@@ -172,10 +192,19 @@ class Trainer:
             self.lock = None
 
     def _output_failed(self, error: OSError | OutputError) -> OutputError:
-        """One line for a write that failed mid-run, naming what is still safe on disk."""
+        """One line for a write that failed mid-run, naming what is still safe on disk and
+        what works next: ``--resume`` from that checkpoint, or starting again when there is none."""
         text = str(error) if isinstance(error, OutputError) else describe_os_error(error, error.filename or "?")
-        return OutputError(f"{text}; {ckpt.last_good(self.paths.checkpoints)}; free some space and continue "
-                           f"with: gankit train {self.paths.root} --resume")
+        saved = ckpt.last_good(self.paths.checkpoints)
+        if saved:
+            return OutputError(f"{text}; {saved}; free some space and continue with: "
+                               f"gankit train {self.paths.root} --resume")
+        return OutputError(f"{text}; no checkpoint had been saved yet, so there is nothing to resume: free some "
+                           f"space and {self._start_again()}")
+
+    def _start_again(self) -> str:
+        """The command that starts this run afresh in its folder, with the config it was given."""
+        return f"start again with: gankit train {self.paths.config} --out {self.paths.root} --force"
 
     def save(self, *, epoch_file: bool) -> Path:
         last = self.paths.checkpoints / "last.pt"
