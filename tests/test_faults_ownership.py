@@ -351,3 +351,26 @@ def test_a_full_disk_while_taking_the_lock_names_the_lock_file(tmp_path, monkeyp
     monkeypatch.setattr(lock_module.os, "pwrite", full)
     with pytest.raises(GankitError, match=f"disk full writing {tmp_path / owner.LOCK_NAME}"):
         lock_module.RunLock(tmp_path, "gankit report").acquire()
+
+
+def test_a_folder_of_a_run_that_became_a_symlink_is_never_written_through(tmp_path):
+    run = gankit.train("toy-ring8", overrides=POINTS + ["train.epochs=1"], out=tmp_path / "run").path
+    elsewhere = tmp_path / "mine"
+    elsewhere.mkdir()
+    (elsewhere / "last.pt").write_bytes(b"my own weights")
+    shutil.copy(run / "checkpoints" / "last.pt", tmp_path / "kept.pt")
+    shutil.rmtree(run / "checkpoints")
+    (run / "checkpoints").symlink_to(elsewhere)
+    from gankit.files.atomic import write_bytes
+
+    report_run(run)  # the report itself is written beside, not through, the link
+    with pytest.raises(GankitError, match="checkpoints' is a symlink"):
+        write_bytes(run / "checkpoints" / "last.pt", b"x")
+    assert (elsewhere / "last.pt").read_bytes() == b"my own weights"
+
+
+def test_a_run_folder_is_not_an_image_folder(runs):
+    from gankit.data.folder import load_folder
+
+    with pytest.raises(GankitError, match="a training run written by gankit, not images"):
+        load_folder(runs["images"])

@@ -86,6 +86,10 @@ def load_folder(
     if not root.is_dir():
         problem = "is a file, not a folder" if root.exists() else "not found"
         raise DataError(f"{root}: {problem}; data.path for data.name=folder is a folder of images")
+    kind = owner.output_kind(root)
+    if kind not in (None, "files", "samples"):  # a sample export is images; a run folder is not data
+        raise DataError(f"{root} holds {owner.KINDS[kind]} written by gankit, not images: give the folder of your "
+                        "images")
     layout = scan_folder(root)
     if not layout.images:
         raise DataError(

@@ -184,14 +184,22 @@ def _entries(relative: str, is_folder: bool = False) -> set[str]:
 
 def check_replaceable(path: str | Path) -> None:
     """Before gankit writes ``path``: refuse a symlink there, and a file inside a location
-    of gankit's that its manifest does not list (the user's, however it is named)."""
+    of gankit's that its manifest does not list (the user's, however it is named), and a
+    folder inside such a location that became a symlink (it would lead the write elsewhere)."""
     path = _absolute(path)
+    covering = _covering(path)
+    if covering is not None:
+        for folder in path.parents:
+            if folder == covering[0]:
+                break
+            if os.path.islink(folder):
+                raise OutputError(f"will not write '{path}': '{folder}' is a symlink, not the folder gankit made; "
+                                  "move it away and try again")
     if not os.path.lexists(path):
         return
     if os.path.islink(path) or not os.path.isfile(path):
-        raise OutputError(f"will not write '{path}': it is a {'symlink' if os.path.islink(path) else 'folder or special file'}"
-                          ", not a file gankit wrote; move it away and try again")
-    covering = _covering(path)
+        kind = "symlink" if os.path.islink(path) else "folder or special file"
+        raise OutputError(f"will not write '{path}': it is a {kind}, not a file gankit wrote; move it away and try again")
     if covering is not None and path.relative_to(covering[0]).as_posix() not in covering[1].entries:
         raise OutputError(f"will not replace '{path}': gankit did not write it; move it away and try again")
 

@@ -47,7 +47,7 @@ def resolve_output(path: str | Path) -> Path:
     symlinked output is its target, so nothing is deleted through a link and then missed."""
     given = Path(path)
     real = Path(os.path.realpath(given))
-    return given if real == _absolute(given) else real
+    return given if real == _absolute(given) and given.name not in ("", ".", "..") else real
 
 
 def is_empty(folder: Path) -> bool:
@@ -262,13 +262,18 @@ def own_run(path: str | Path) -> Marker:
     return mark(folder, "run", entries)
 
 
+def output_kind(folder: Path) -> str | None:
+    """The kind of output gankit marked ``folder`` as (bound or not; an older run is a run)."""
+    if os.path.lexists(folder / LEGACY_MARKER):
+        return "run"
+    marker = read_marker(folder)
+    return marker.kind if marker is not None else None
+
+
 def is_output(folder: Path) -> bool:
     """Whether ``folder`` is an output location of gankit's that a data scan must skip
     (any marked folder but a ``files`` one, whose listed files :func:`listed_files` gives)."""
-    if os.path.lexists(folder / LEGACY_MARKER):
-        return True
-    marker = read_marker(folder)
-    return marker is not None and marker.kind != "files"
+    return output_kind(folder) not in (None, "files")
 
 
 def governed(path: str | Path) -> bool:
