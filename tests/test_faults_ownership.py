@@ -22,6 +22,8 @@ import torch
 
 import gankit
 from gankit.classify import LabelledImages, cross_validate
+from gankit.classify.evaluator_train import train_evaluator
+from gankit.data.base import Dataset
 from gankit.errors import GankitError
 from gankit.files import owner
 from gankit.run import report_run
@@ -211,6 +213,8 @@ def test_a_run_of_an_older_gankit_is_adopted_by_resume_but_never_replaced(tmp_pa
 def _writers(runs: dict[str, Path]) -> dict[str, tuple[str, list[str], object]]:
     """name -> (what it writes: 'folder' or 'file', its own output names, write(out, force))."""
     images = LabelledImages(torch.rand(20, 1, 8, 8) * 2 - 1, torch.arange(2).repeat(10), ["x", "y"], name="toy")
+    digits = Dataset("toy", torch.rand(20, 1, 28, 28) * 2 - 1, None, labels=torch.arange(2).repeat(10), kind="images",
+                     class_names=["x", "y"])
     points, pictures = gankit.load_run(runs["points"]), gankit.load_run(runs["images"])
     return {
         "train": ("folder", ["config.toml", "metrics.jsonl", "checkpoints/last.pt", "samples/epoch_0001.png",
@@ -232,6 +236,9 @@ def _writers(runs: dict[str, Path]) -> dict[str, tuple[str, list[str], object]]:
                                                        force=force)),
         "compare": ("folder", ["index.html", "metrics.png", "final_metrics.md", "metrics/fid.png"],
                     lambda out, force: gankit.compare([runs["points"]], out, log=None, force=force)),
+        "evaluator": ("file", ["ev.pt", "evaluator-mnist.pt"],
+                      lambda out, force: train_evaluator(digits, out / "ev.pt", epochs=1, batch_size=8, lr=1e-3,
+                                                         seed=0, progress=False, force=force)),
     }
 
 
@@ -374,3 +381,30 @@ def test_a_run_folder_is_not_an_image_folder(runs):
 
     with pytest.raises(GankitError, match="a training run written by gankit, not images"):
         load_folder(runs["images"])
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_report_and_sweep_write_only_their_own_files_among_a_users(runs, tmp_path, seed):
+    rng = random.Random(seed)
+    outside = tmp_path / "elsewhere" / "precious.txt"
+    outside.parent.mkdir()
+    outside.write_text("never touched\n")
+    run = tmp_path / "run"
+    shutil.copytree(runs["points"], run)
+    owner.own_run(run)
+    (run / "report.html").unlink()
+    ours = set(_snapshot(run))
+    _seed_user_files(run, ["report.html", "NOTES.md", "plots/mine.png", "samples/holiday.jpg"], rng, outside)
+    users = {key: value for key, value in _snapshot(run).items() if key not in ours}
+    try:
+        report_run(run)
+    except GankitError as refused:
+        assert "report.html" in users and "report.html" in str(refused)
+    assert {key: _snapshot(run).get(key) for key in users} == users
+    sweep = tmp_path / "sweep"
+    sweep.mkdir()
+    _seed_user_files(sweep, ["sweep.json", "objective-bce/config.toml"], rng, outside)
+    before = _snapshot(sweep)
+    with pytest.raises(GankitError, match="not a folder made by gankit"):
+        gankit.sweep("toy-ring8", ["objective.name=bce,lsgan"], overrides=POINTS, out=sweep, log=None)
+    assert _snapshot(sweep) == before and outside.read_text() == "never touched\n"

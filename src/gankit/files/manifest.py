@@ -48,11 +48,29 @@ class Marker:
     inode: int
     entries: set[str] = field(default_factory=set)
     created: str = ""
+    inodes: dict[str, int] = field(default_factory=dict)  # each listed file's inode when gankit wrote it
 
     def to_json(self, folder: Path) -> str:
         return json.dumps({"made_by": "gankit", "kind": self.kind, "created": self.created,
                            "path": str(folder), "device": self.device, "inode": self.inode,
-                           "entries": sorted(self.entries)}, indent=0) + "\n"
+                           "entries": sorted(self.entries), "inodes": dict(sorted(self.inodes.items()))},
+                          indent=0) + "\n"
+
+    def owns(self, relative: str, path: Path) -> bool:
+        """Whether the file at ``relative`` (``path``) is the one gankit wrote there: listed, and
+        not replaced since (same inode), so a user's file put in its place is not taken for it."""
+        if relative not in self.entries:
+            return False
+        recorded = self.inodes.get(relative)
+        return recorded is None or _file_inode(path) == recorded
+
+
+def _file_inode(path: Path) -> int | None:
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return None
+    return info.st_ino if stat.S_ISREG(info.st_mode) else None
 
 
 def _identity(folder: Path) -> tuple[int, int] | None:
@@ -92,7 +110,11 @@ def read_marker(folder: Path) -> Marker | None:
             and isinstance(data.get("inode"), int) and isinstance(data.get("entries"), list)
             and all(isinstance(entry, str) for entry in data["entries"])):
         return None
-    return Marker(data["kind"], data["device"], data["inode"], set(data["entries"]), str(data.get("created", "")))
+    inodes = data.get("inodes", {})
+    if not (isinstance(inodes, dict) and all(isinstance(value, int) for value in inodes.values())):
+        inodes = {}
+    return Marker(data["kind"], data["device"], data["inode"], set(data["entries"]), str(data.get("created", "")),
+                  dict(inodes))
 
 
 def bound_marker(folder: Path) -> Marker | None:
@@ -103,8 +125,10 @@ def bound_marker(folder: Path) -> Marker | None:
     return marker
 
 
-def _write_marker(folder: Path, marker: Marker) -> None:
-    """Replace ``folder/.gankit`` atomically (a new file renamed over it, never written through)."""
+def _write_marker(folder: Path, marker: Marker, durable: bool = True) -> None:
+    """Replace ``folder/.gankit`` atomically (a new file renamed over it, never written through).
+    ``durable=False`` skips the fsyncs: for a new inode of a listed file, whose loss in a power
+    cut only makes gankit more careful (that file then counts as not its own)."""
     target = folder / MARKER_NAME
     try:
         descriptor, name = tempfile.mkstemp(dir=folder, prefix=f"{MARKER_NAME}.", suffix=".tmp")
@@ -114,13 +138,15 @@ def _write_marker(folder: Path, marker: Marker) -> None:
         with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
             handle.write(marker.to_json(folder))
             handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                os.fsync(handle.fileno())
         os.chmod(name, file_mode())
         os.replace(name, target)
     except OSError as exc:
         Path(name).unlink(missing_ok=True)
         raise output_error(exc, target, existed=True) from None
-    fsync_folder(folder)
+    if durable:
+        fsync_folder(folder)
 
 
 def mark(folder: str | Path, kind: str, entries: set[str] | frozenset[str] = frozenset()) -> Marker:
@@ -129,7 +155,9 @@ def mark(folder: str | Path, kind: str, entries: set[str] | frozenset[str] = fro
     identity = _identity(folder)
     if identity is None:
         raise OutputError(f"'{folder}' is not a folder; nothing was written")
-    marker = Marker(kind, *identity, set(entries), time.strftime("%Y-%m-%d %H:%M:%S"))
+    inodes = {entry: _file_inode(folder / entry) for entry in entries if not entry.endswith("/")}
+    marker = Marker(kind, *identity, set(entries), time.strftime("%Y-%m-%d %H:%M:%S"),
+                    {entry: inode for entry, inode in inodes.items() if inode is not None})
     _write_marker(folder, marker)
     return marker
 
@@ -200,7 +228,7 @@ def check_replaceable(path: str | Path) -> None:
     if os.path.islink(path) or not os.path.isfile(path):
         kind = "symlink" if os.path.islink(path) else "folder or special file"
         raise OutputError(f"will not write '{path}': it is a {kind}, not a file gankit wrote; move it away and try again")
-    if covering is not None and path.relative_to(covering[0]).as_posix() not in covering[1].entries:
+    if covering is not None and not covering[1].owns(path.relative_to(covering[0]).as_posix(), path):
         raise OutputError(f"will not replace '{path}': gankit did not write it; move it away and try again")
 
 
@@ -211,15 +239,20 @@ def record(path: str | Path) -> None:
     if covering is None:
         return
     folder, marker = covering
-    new = _entries(path.relative_to(folder).as_posix(), path.is_dir())
-    if new <= marker.entries:
+    relative = path.relative_to(folder).as_posix()
+    new = _entries(relative, path.is_dir())
+    inode = None if path.is_dir() else _file_inode(path)
+    if new <= marker.entries and marker.inodes.get(relative) == inode:
         return
     with _FolderLock(folder):
         current = bound_marker(folder)
         if current is None:
             return
+        added = not new <= current.entries
         current.entries |= new
-        _write_marker(folder, current)
+        if inode is not None:
+            current.inodes[relative] = inode
+        _write_marker(folder, current, durable=added)
 
 
 def foreign_entries(folder: Path, marker: Marker, limit: int = 5) -> list[str]:
@@ -228,7 +261,8 @@ def foreign_entries(folder: Path, marker: Marker, limit: int = 5) -> list[str]:
     gankit's marker, lock and left-over temporary files are its own."""
     found: list[str] = []
 
-    def walk(directory: Path, prefix: str, entries: set[str]) -> None:
+    def walk(directory: Path, prefix: str, governing: Marker, base: str) -> None:
+        """``prefix``: path of ``directory`` from ``folder``; ``base``: that of ``governing``'s folder."""
         try:
             children = sorted(os.scandir(directory), key=lambda entry: entry.name)
         except OSError:
@@ -237,7 +271,7 @@ def foreign_entries(folder: Path, marker: Marker, limit: int = 5) -> list[str]:
         for child in children:
             if len(found) >= limit:
                 return
-            name = prefix + child.name
+            name, own = prefix + child.name, prefix[len(base):] + child.name
             if child.name in (MARKER_NAME, LOCK_NAME) and not child.is_symlink() and child.is_file():
                 continue
             if TEMP_NAME.match(child.name) and not child.is_symlink():
@@ -246,14 +280,14 @@ def foreign_entries(folder: Path, marker: Marker, limit: int = 5) -> list[str]:
                 found.append(name)
             elif child.is_dir():
                 nested = bound_marker(Path(child.path))
-                if name + "/" not in entries:
+                if own + "/" not in governing.entries:
                     found.append(name + "/")
                 elif nested is not None:
-                    walk(Path(child.path), name + "/", {prefix + child.name + "/" + e for e in nested.entries})
+                    walk(Path(child.path), name + "/", nested, name + "/")
                 else:
-                    walk(Path(child.path), name + "/", entries)
-            elif not (child.is_file() and name in entries):
+                    walk(Path(child.path), name + "/", governing, base)
+            elif not (child.is_file() and governing.owns(own, Path(child.path))):
                 found.append(name)
 
-    walk(folder, "", marker.entries)
+    walk(folder, "", marker, "")
     return found

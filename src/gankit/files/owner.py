@@ -110,7 +110,7 @@ def claim_file(path: str | Path, *, force: bool = False, option: str = "-o") -> 
             raise GankitError(f"'{path}' is a folder; {option} here names a file")
         covering = _covering(_absolute(path))
         listed = (covering is not None and not os.path.islink(path) and os.path.isfile(path)
-                  and _absolute(path).relative_to(covering[0]).as_posix() in covering[1].entries)
+                  and covering[1].owns(_absolute(path).relative_to(covering[0]).as_posix(), _absolute(path)))
         if not listed:
             raise GankitError(f"'{path}' exists and gankit did not write it; it is left as it is: give {option} "
                               "a new file name (or move that file away)")
@@ -188,18 +188,25 @@ def new_location(path: str | Path, kind: str, *, force: bool = False, option: st
 
 def clean_stale(folder: Path) -> list[str]:
     """Remove the temporary files and folders a killed gankit left in its own location
-    (``.NAME.XXXXXXXX.tmp`` beside what it was writing); return their names."""
+    (``.NAME.XXXXXXXX.tmp`` beside what it was writing, in folders its manifest lists);
+    return their names. A folder that is not bound to gankit is left alone."""
+    marker = bound_marker(folder)
+    if marker is None:
+        return []
     removed = []
     for directory, subfolders, files in os.walk(folder):
+        relative = Path(directory).relative_to(folder).as_posix()
+        prefix = "" if relative == "." else relative + "/"
         for name in [*files, *subfolders]:
-            if TEMP_NAME.match(name):
-                target = Path(directory) / name
-                if target.is_dir() and not target.is_symlink():
+            target = Path(directory) / name
+            if TEMP_NAME.match(name) and not target.is_symlink():
+                if target.is_dir():
                     shutil.rmtree(target, ignore_errors=True)
                 else:
                     target.unlink(missing_ok=True)
-                removed.append(str(target.relative_to(folder)))
-        subfolders[:] = [name for name in subfolders if not TEMP_NAME.match(name)]
+                removed.append(prefix + name)
+        subfolders[:] = [name for name in subfolders if f"{prefix}{name}/" in marker.entries
+                         and not TEMP_NAME.match(name) and not (Path(directory) / name).is_symlink()]
     return removed
 
 
@@ -286,4 +293,6 @@ def governed(path: str | Path) -> bool:
 def listed_files(folder: Path) -> set[str]:
     """Names of the files a bound ``files`` marker in ``folder`` lists (written by gankit, not data)."""
     marker = bound_marker(folder)
-    return {entry for entry in marker.entries if "/" not in entry} if marker and marker.kind == "files" else set()
+    if not (marker and marker.kind == "files"):
+        return set()
+    return {entry for entry in marker.entries if "/" not in entry and marker.owns(entry, folder / entry)}
