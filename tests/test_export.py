@@ -196,13 +196,13 @@ def test_load_generator_refuses_other_files_clearly(mlp_run, tmp_path):
         gankit.load_generator(onnx_file)
 
 
-def test_the_readme_onnx_example_runs(dcgan_run, tmp_path, monkeypatch):
-    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
-    example = readme.split("<!-- onnx-example -->", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+def test_the_docs_onnx_example_runs(dcgan_run, tmp_path, monkeypatch):
+    page = (Path(__file__).parents[1] / "docs" / "export.md").read_text(encoding="utf-8")
+    example = page.split("<!-- onnx-example -->", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
     assert len([line for line in example.splitlines() if line.strip()]) <= 10
     dcgan_run.export_generator(tmp_path / "digits.onnx", "onnx")
     monkeypatch.chdir(tmp_path)
-    exec(example, {})  # noqa: S102 - the README's own example
+    exec(example, {})  # noqa: S102 - the export page's own example
     from PIL import Image
 
     assert Image.open(tmp_path / "digits.png").size == (8 * 28, 28)
