@@ -1,4 +1,4 @@
-"""The run folder (layout in README.md): its paths, and how a new one is made.
+"""The run folder (layout in docs/files.md): its paths, and how a new one is made.
 
 Whose a folder is follows the one rule of ``files/owner.py``: a run goes only into a
 folder that does not exist or is empty, and ``--force`` replaces only a run folder gankit
