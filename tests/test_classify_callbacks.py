@@ -25,7 +25,7 @@ def _replay(curve, callbacks, lr=1e-3):
 
 def test_plateau_after_epoch_2_reduces_at_9_and_16_and_stops_at_17():
     curve = [0.50, 0.60] + [0.60] * 30  # ties are not improvements
-    saved, lrs, stop = _replay(curve, Callbacks.seed004())
+    saved, lrs, stop = _replay(curve, Callbacks.plateau_schedule())
     assert saved == [1, 2]
     assert stop == 17  # 15 stale epochs after the best (epoch 2)
     assert lrs[8] == pytest.approx(1e-3) and lrs[9] == pytest.approx(1e-4)  # 7 stale epochs: 3..9
@@ -35,7 +35,7 @@ def test_plateau_after_epoch_2_reduces_at_9_and_16_and_stops_at_17():
 
 def test_an_improvement_resets_both_counters():
     curve = [0.5, 0.6, 0.55, 0.55, 0.55, 0.55, 0.55, 0.55, 0.7] + [0.65] * 20
-    saved, lrs, stop = _replay(curve, Callbacks.seed004())
+    saved, lrs, stop = _replay(curve, Callbacks.plateau_schedule())
     assert saved == [1, 2, 9]
     assert all(lrs[e] == pytest.approx(1e-3) for e in range(1, 16))  # 6 stale epochs (3..8), never 7
     assert lrs[16] == pytest.approx(1e-4)  # 7 stale epochs after the new best at 9
@@ -43,7 +43,7 @@ def test_an_improvement_resets_both_counters():
 
 
 def test_patience_zero_turns_a_callback_off():
-    saved, lrs, stop = _replay([0.5] * 40, Callbacks.seed004(reduce_lr_patience=0, early_stop_patience=0))
+    saved, lrs, stop = _replay([0.5] * 40, Callbacks.plateau_schedule(reduce_lr_patience=0, early_stop_patience=0))
     assert saved == [1] and stop is None and set(lrs.values()) == {1e-3}
 
 
@@ -75,7 +75,7 @@ def test_fold_loop_obeys_a_scripted_validation_curve(monkeypatch, tmp_path):
     checkpoints = {10: tmp_path / "e10.pt", 40: tmp_path / "e40.pt"}
     results = train_module.fit_fold(
         model, images, labels, torch.arange(24), torch.arange(24, 30), budgets=[10, 40], batch_size=8, lr=1e-2,
-        seed=0, callbacks=Callbacks.seed004(reduce_lr_patience=3, early_stop_patience=5),
+        seed=0, callbacks=Callbacks.plateau_schedule(reduce_lr_patience=3, early_stop_patience=5),
         checkpoints=checkpoints, payload=lambda net, record: {"epoch": record["epoch"]})
     history = results[40].history
     assert [r["epoch"] for r in history] == list(range(1, 8))  # best at 2, 5 stale epochs: stop after 7

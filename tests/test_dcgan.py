@@ -59,7 +59,7 @@ def test_faithful_layers_and_style_defaults():
     assert [c.out_channels for c in gk.modules() if isinstance(c, nn.ConvTranspose2d)] == [128, 128]
 
 
-def test_seed004_generator_dropout_positions():
+def test_tf_dcgan_generator_dropout_positions():
     g = DCGANGenerator(100, (1, 32, 32), style="tf", dropout=0.4)
     names = [type(m).__name__ for m in g.net]
     # Dense, BN, ReLU, reshape, Dropout, ConvT s1, BN, ReLU, Dropout, ConvT s2, ... (the cats-vs-dogs study)

@@ -35,7 +35,7 @@ def _sigmoid(v: float) -> float:
     return 1.0 / (1.0 + math.exp(-v))
 
 
-# Nowozin et al. (2016) Table 2 / GUIDE table, written out independently of the module.
+# Nowozin et al. (2016) Table 2, written out independently of the module.
 TEXTBOOK_G = {
     "kl": lambda v: v,
     "reverse_kl": lambda v: -math.exp(-v),
@@ -240,7 +240,7 @@ def _quad(integrand) -> float:
 
 
 def _closed_form_divergence(name: str) -> float:
-    """D_f(P‖Q) = ∫ q f(p/q) for the f of each GUIDE table row."""
+    """D_f(P‖Q) = ∫ q f(p/q) for the f of each row of Nowozin et al.'s Table 2."""
     d2 = (MU_P - MU_Q) ** 2
     if name == "kl":  # KL(P‖Q)
         return math.log(SD_Q / SD_P) + (SD_P**2 + d2) / (2 * SD_Q**2) - 0.5
@@ -254,7 +254,7 @@ def _closed_form_divergence(name: str) -> float:
         return 2.0 - 2.0 * math.sqrt(2 * SD_P * SD_Q / s2) * math.exp(-d2 / (4 * s2))
     p = lambda x: stats.norm.pdf(x, MU_P, SD_P)  # noqa: E731
     q = lambda x: stats.norm.pdf(x, MU_Q, SD_Q)  # noqa: E731
-    if name == "js":  # KL(P‖M) + KL(Q‖M) = 2·JSD, M = (P + Q)/2: the bound for GUIDE's g_f
+    if name == "js":  # KL(P‖M) + KL(Q‖M) = 2·JSD, M = (P + Q)/2: the bound for the table's g_f
         return _quad(lambda x: p(x) * math.log(2 * p(x) / (p(x) + q(x)))
                      + q(x) * math.log(2 * q(x) / (p(x) + q(x))))
     assert name == "tv"  # ½∫|p − q|

@@ -102,9 +102,11 @@ class Callbacks:
     checkpoint: ModelCheckpoint = field(default_factory=ModelCheckpoint)
 
     @classmethod
-    def seed004(cls, reduce_lr_patience: int = 7, reduce_lr_factor: float = 0.1,
-                early_stop_patience: int = 15) -> "Callbacks":
-        """The cats-vs-dogs study's settings, each patience changeable (0 = that callback off)."""
+    def plateau_schedule(cls, reduce_lr_patience: int = 7, reduce_lr_factor: float = 0.1,
+                          early_stop_patience: int = 15) -> "Callbacks":
+        """Learning rate × `reduce_lr_factor` after `reduce_lr_patience` epochs without improvement, a stop
+        after `early_stop_patience`, a checkpoint on each improvement: the cats-vs-dogs study's schedule
+        (7, 0.1, 15) by default, each patience changeable (0 = that callback off)."""
         return cls(
             reduce_lr=ReduceLROnPlateau(reduce_lr_factor, reduce_lr_patience) if reduce_lr_patience > 0 else None,
             early_stopping=EarlyStopping(early_stop_patience) if early_stop_patience > 0 else None,

@@ -160,7 +160,7 @@ def _run_cell_group(model_name: str, batch_size: int, config: ClassifyConfig, la
             results = fit_fold(
                 model, images, labels, torch.as_tensor(train_index), torch.as_tensor(val_index), budgets=budgets,
                 batch_size=batch_size, lr=config.lr, seed=config.seed * 1000 + k,
-                callbacks=Callbacks.seed004(config.reduce_lr_patience, config.reduce_lr_factor,
+                callbacks=Callbacks.plateau_schedule(config.reduce_lr_patience, config.reduce_lr_factor,
                                             config.early_stop_patience),
                 checkpoints=checkpoints, device=device, observer=bar,
                 payload=lambda net, record, report=report: classifier_payload(

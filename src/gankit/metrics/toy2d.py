@@ -64,7 +64,7 @@ def curve_metrics(
     the curve parameter that hold the nearest curve point of at least one sample lying
     within `tolerance` of the curve.
 
-    Refinement of the GUIDE's "100 equal bins of the curve parameter": the bins hold
+    Refinement of the usual "100 equal bins of the curve parameter": the bins hold
     equal probability mass of the data distribution (bin = floor(bins·cdf(t))), not
     equal parameter length, so that a sample of the real data scores ~100% coverage
     (the normal tails of line/parabola would otherwise leave bins nearly empty).

@@ -12,7 +12,7 @@ LeakyReLU, Dropout 0.3, Flatten, Dense 1. Here w = ``base_width`` and (h, w') =
 gives exactly the seeds' widths (Keras D 64, 64 and G 128; TF G 256, 128, 64 and D
 64, 128), smaller base widths scale every layer (16 is the CPU preset's width).
 
-Arguments left as None take the seed's own value (``STYLE_DEFAULTS``): the TF
+Arguments left as None take the source study's own value (``STYLE_DEFAULTS``): the TF
 generator uses ReLU (the cats-vs-dogs study; slope 0) and batch norm; Keras' ``LeakyReLU()``
 default slope is 0.3, which the TF discriminator used. As in Keras, the batch
 norm after the Dense layer is per feature (BatchNorm1d before the reshape), and

@@ -74,7 +74,7 @@ class MLPGenerator(_PlainChain, nn.Module):
     then Linear to prod(out_shape) and the output activation (tanh for data in
     [-1, 1], sigmoid for [0, 1], linear for unbounded data). With batch_norm the
     hidden Linears have no bias (BatchNorm's shift replaces it). PyTorch's default
-    Linear init, as the seeds used.
+    Linear init, as the source studies used.
     """
 
     def __init__(self, latent_dim: int, hidden: Sequence[int], out_shape: int | Sequence[int],

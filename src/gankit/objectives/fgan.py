@@ -1,6 +1,6 @@
 """The f-GAN family (Nowozin et al. 2016): output activations g_f, conjugates f*, losses.
 
-Names: kl, reverse_kl, js, pearson, hellinger, tv (activation/conjugate table in GUIDE.md).
+Names: kl, reverse_kl, js, pearson, hellinger, tv (activation/conjugate table: Nowozin et al. 2016, Table 2).
 """
 
 from __future__ import annotations
