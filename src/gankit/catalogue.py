@@ -72,7 +72,6 @@ METRICS: tuple[Metric, ...] = (
     Metric("score", HIGHER, "s1·s2·s3"),
     Metric("class_entropy", HIGHER, "entropy of the generated class histogram, nats", ranked=False),
 )
-METRIC_INFO: dict[str, Metric] = {metric.name: metric for metric in METRICS}
 
 # The ranked metrics: names eval.select and train.stop_at accept, the curves, the table columns.
 RANKED: tuple[str, ...] = tuple(m.name for m in METRICS if m.ranked)
@@ -80,7 +79,6 @@ RANKED: tuple[str, ...] = tuple(m.name for m in METRICS if m.ranked)
 DIRECTIONS: dict[str, int] = {m.name: m.direction for m in METRICS if m.ranked}
 # Every metric's direction, for the arrows beside values.
 ARROW_DIRECTIONS: dict[str, int] = {m.name: m.direction for m in METRICS}
-METRIC_CURVES: tuple[str, ...] = RANKED
 LOG_SCALE_OK = frozenset(m.name for m in METRICS if m.log_scale)
 COUNT_METRICS = frozenset(m.name for m in METRICS if m.count)
 

@@ -19,7 +19,7 @@ import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from gankit.catalogue import METRIC_CURVES
+from gankit.catalogue import RANKED
 from gankit.errors import GankitError
 from gankit.experiments.runs import ComparedRun, load_runs, varied_keys
 from gankit.files.atomic import write_text
@@ -36,7 +36,7 @@ img{max-width:100%;border:1px solid #eee}.figures{display:flex;flex-wrap:wrap;ga
 
 def curve_metrics(runs: Sequence[ComparedRun]) -> list[str]:
     """Metrics with a curve in some run's metrics.jsonl, in the project's curve order."""
-    return [k for k in METRIC_CURVES if any(r.get(k) is not None for run in runs for r in run.records)]
+    return [k for k in RANKED if any(r.get(k) is not None for run in runs for r in run.records)]
 
 
 def choose_metrics(present: Sequence[str], requested: Sequence[str] | str | None) -> list[str]:

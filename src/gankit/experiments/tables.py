@@ -23,7 +23,6 @@ from gankit.experiments.runs import ComparedRun
 from gankit.numbers import float_text
 
 # Metrics in the order a reader expects them: the catalogue's (curve) order.
-METRIC_ORDER = RANKED
 
 
 def _number(value: Any) -> int | float | None:
@@ -47,7 +46,7 @@ def metric_columns(runs: Sequence[ComparedRun], only: Sequence[str] | None = Non
     present = {k for run in runs for k, v in run_metrics(run).items() if _number(v) is not None}
     if only:
         return [k for k in only if k in present]
-    return [k for k in METRIC_ORDER if k in present]
+    return [k for k in RANKED if k in present]
 
 
 @dataclass

@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from gankit.catalogue import METRIC_CURVES
+from gankit.catalogue import RANKED
 from gankit.config import Config
 from gankit.data.base import Dataset
 from gankit.evaluation import Scorer
@@ -86,7 +86,7 @@ def plot_curves(records: list[dict[str, Any]], config: Config, plots_dir: Path) 
     """``plots/losses.png`` and ``plots/metrics.png`` from the records so far."""
     loss_plot(records, plots_dir / "losses.png",
               title=f"{config.data.name} · {config.objective.name} · losses per epoch")
-    metric_plot(records, METRIC_CURVES, plots_dir / "metrics.png")
+    metric_plot(records, RANKED, plots_dir / "metrics.png")
 
 
 class DiagnosticsHook:
