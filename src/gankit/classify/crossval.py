@@ -25,6 +25,7 @@ import torch
 
 from gankit.classify.callbacks import Callbacks
 from gankit.files.atomic import write_text
+from gankit.files.reading import optional_file
 from gankit.files.rundir import check_removable
 from gankit.classify.data import LabelledImages, cap_per_class, load_labelled_images, select_classes, stratified_folds
 from gankit.classify.classifier_file import classifier_payload
@@ -33,7 +34,7 @@ from gankit.classify.plots import cell_curves, fold_curves
 from gankit.classify.progress import GridProgress
 from gankit.classify.results import CellResult, cell_name, write_results
 from gankit.classify.train import fit_fold, steps_per_epoch
-from gankit.errors import ConfigError
+from gankit.errors import ConfigError, GankitError
 
 
 @dataclass
@@ -225,7 +226,8 @@ def _prepare_out(out: Path, force: bool) -> Path:
         if not force:
             raise ConfigError(f"{out} already holds workbench results; choose another --out or add --force")
         try:
-            previous = json.loads((out / "config.json").read_text(encoding="utf-8") or "{}")
+            config = optional_file(out / "config.json", "workbench file", GankitError)
+            previous = json.loads(config.read_text(encoding="utf-8") or "{}") if config else {}
         except (OSError, ValueError):
             previous = {}
         if isinstance(previous, dict) and previous.get("tool") == "gankit classify":

@@ -15,6 +15,7 @@ from PIL import Image
 
 from gankit.data.folder import load_folder, scan_folder
 from gankit.errors import DataError
+from gankit.files.reading import regular_file
 
 
 def load_image_set(path: str | Path, *, channels: int, image_size: int | None = None) -> torch.Tensor:
@@ -28,7 +29,8 @@ def load_image_set(path: str | Path, *, channels: int, image_size: int | None = 
     if path.suffix == ".npz":
         return _resize(_read_npz(path), channels, image_size)
     if not path.is_dir():
-        raise DataError(f"{path}: not found; give a folder of images, a .npz file, or 'mnist'")
+        problem = "is not a folder or a .npz file" if path.exists() else "not found"
+        raise DataError(f"{path}: {problem}; give a folder of images, a .npz file, or 'mnist'")
     size = image_size or _native_size(path)
     dataset = load_folder(path, channels=channels, image_size=size, use_cache=False)
     if dataset.skipped:
@@ -38,6 +40,8 @@ def load_image_set(path: str | Path, *, channels: int, image_size: int | None = 
 
 
 def _read_npz(path: Path) -> torch.Tensor:
+    """The images of ``path`` (a regular file); object arrays are never unpickled."""
+    regular_file(path, "image file")
     try:
         with np.load(path, allow_pickle=False) as archive:
             key = "images" if "images" in archive.files else (archive.files[0] if len(archive.files) == 1 else None)

@@ -19,6 +19,7 @@ import torch
 
 from gankit.data.base import Dataset
 from gankit.errors import DataError
+from gankit.files.reading import read_bytes, regular_file
 
 SUPPORTED_SUFFIXES = (".csv", ".npy")
 CSV_DELIMITERS = (",", ";", "\t")
@@ -30,8 +31,7 @@ def load_points(path: str | Path, name: str = "points") -> Dataset:
     path = Path(path)
     if not path.exists():
         raise DataError(f"{path}: file not found; check the path")
-    if not path.is_file():
-        raise DataError(f"{path}: is not a file; give a .csv or .npy file")
+    regular_file(path, "points file")  # a FIFO would block the read
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
         raise DataError(
@@ -44,7 +44,7 @@ def load_points(path: str | Path, name: str = "points") -> Dataset:
 
 def _read_csv(path: Path) -> np.ndarray:
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        text = read_bytes(path, "points file").decode("utf-8-sig")
     except UnicodeDecodeError as error:
         raise DataError(f"{path}: not a UTF-8 text file ({error.reason}); is it really CSV?") from None
     lines = [(number, line) for number, line in enumerate(text.splitlines(), start=1) if line.strip()]

@@ -21,6 +21,7 @@ from gankit.export.card import card_bytes, model_card
 from gankit.export.formats import ARCHITECTURE_KEY, FORMATS, WRITERS
 from gankit.export.module import ExportedGenerator, architecture_of, build_from_architecture
 from gankit.files.atomic import write_bytes
+from gankit.files.reading import regular_file
 
 __all__ = ["FORMATS", "ExportedGenerator", "card_paths", "check_format", "export_generator", "load_generator"]
 
@@ -70,9 +71,7 @@ def load_generator(path: str | Path) -> ExportedGenerator:
     from safetensors import SafetensorError, safe_open
     from safetensors.torch import load_file
 
-    path = Path(path)
-    if not path.is_file():
-        raise GankitError(f"'{path}' does not exist")
+    path = regular_file(path, "generator file", GankitError)
     try:
         with safe_open(str(path), framework="pt") as handle:
             metadata = handle.metadata() or {}

@@ -18,6 +18,7 @@ from gankit.errors import ConfigError, GankitError
 from gankit.evaluation import Scorer
 from gankit.files.atomic import write_bytes
 from gankit.files.lock import RunLock
+from gankit.files.reading import optional_file
 from gankit.files.records import read_records
 from gankit.files.rundir import RunPaths
 from gankit.sampling.export import save_points
@@ -62,7 +63,7 @@ class Run:
         """Problems active at the end of training (mode collapse, D saturation, vanishing G
         gradients, oscillation), each with ``kind``, ``since_epoch`` and ``message``."""
         final = RunPaths(self.path).final_metrics
-        if final.exists():
+        if optional_file(final, "run file", GankitError) is not None:
             return list(json.loads(final.read_text(encoding="utf-8")).get("diagnostics") or [])
         history = self.history
         return list(history[-1].get("diagnostics") or []) if history else []

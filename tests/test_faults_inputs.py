@@ -1,0 +1,130 @@
+"""Hostile inputs: each is refused at once with one ``error:`` line, and the user's files stay
+byte for byte as they were.
+
+Edited model cards, a run that is training while ``eval --drs`` is asked for, sizes that
+cannot fit in memory or on disk, headers that claim more than their file holds, a class
+named ``a,b``, arrays of text or pickled objects, and FIFOs where files belong (a read of
+one would wait forever: every command here runs under a timeout, so a hang fails).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import gankit
+from gankit.data.points import load_points
+from gankit.errors import DataError, GankitError, RunLocked
+from gankit.export import card_paths
+from gankit.files.lock import RunLock
+
+SMALL = ["data.name=ring8", "data.n_samples=1024", "train.batch_size=64", "model.g_hidden=16,16",
+         "model.d_hidden=16,16", "model.pack=1", "train.epochs=2", "train.sample_every=0",
+         "train.checkpoint_every=1", "eval.every=0", "eval.n=200", "train.progress=false"]
+DCGAN = ["data.name=mnist", "data.limit=64", "model.family=dcgan", "model.base_width=4", "model.latent_dim=8",
+         "model.g_output=tanh", "train.batch_size=32", "train.epochs=1", "train.sample_every=0", "eval.every=0",
+         "train.progress=false"]
+HUGE = "100000000000"  # 10^11 samples: terabytes however they are stored
+
+
+# ---------------------------------------------------------------- helpers
+
+def _cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "gankit", *map(str, args)], capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def _one_error_line(result: subprocess.CompletedProcess) -> str:
+    lines = [line for line in result.stderr.strip().splitlines() if line.startswith("error:")]
+    assert result.returncode != 0 and len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+    return lines[0]
+
+
+def _snapshot(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def ring(tmp_path_factory) -> Path:
+    """A small finished ring8 run (read-only for the tests)."""
+    return gankit.train("toy-ring8", overrides=SMALL, out=tmp_path_factory.mktemp("ring") / "run").path
+
+
+@pytest.fixture(scope="module")
+def classes(tmp_path_factory) -> Path:
+    """A conditional run on 8 × 8 grey images of three classes: ``a``, ``a,b`` and ``c``."""
+    root = tmp_path_factory.mktemp("classes")
+    for name, value in (("a", 40), ("a,b", 130), ("c", 220)):
+        (root / "images" / name).mkdir(parents=True)
+        for index in range(16):
+            Image.new("L", (8, 8), value + index % 5).save(root / "images" / name / f"{index}.png")
+    overrides = ["data.image_size=8", f"data.path={root / 'images'}", "model.family=mlp", "model.g_hidden=16",
+                 "model.d_hidden=16", "model.latent_dim=4", "model.g_output=tanh", "model.conditional=true",
+                 "train.batch_size=16", "train.epochs=1", "eval.every=0", "train.progress=false",
+                 "train.tensorboard=false", "train.sample_every=0"]
+    return gankit.train("folder-dcgan32", overrides=overrides, out=root / "run").path
+
+
+@pytest.fixture(scope="module")
+def dcgan(tmp_path_factory) -> Path:
+    """A tiny unconditional DCGAN on 64 MNIST digits."""
+    return gankit.train("toy-ring8", overrides=DCGAN, out=tmp_path_factory.mktemp("dcgan") / "run").path
+
+
+@pytest.fixture(scope="module")
+def images_npz(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("real") / "real.npz"
+    np.savez(path, images=np.random.default_rng(0).integers(0, 256, (20, 28, 28), dtype=np.uint8))
+    return path
+
+
+# ---------------------------------------------------------------- FIFOs where files belong
+
+pytestmark_fifo = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this system")
+
+
+@pytestmark_fifo
+def test_fifos_are_refused_instead_of_read(ring, images_npz, tmp_path):
+    fifo = tmp_path / "pipe.npz"
+    os.mkfifo(fifo)
+    for name in ("config.toml", "points.npy", "points.csv", "g.safetensors", "last.pt"):
+        os.mkfifo(tmp_path / name)
+    commands = [
+        ("eval", "--real", images_npz, "--fake", fifo),
+        ("eval", "--real", fifo, "--fake", images_npz),
+        ("train", tmp_path / "config.toml", "--out", tmp_path / "run"),
+        ("train", "toy-ring8", "data.name=points", f"data.path={tmp_path / 'points.npy'}", "--out", tmp_path / "r"),
+        ("train", "toy-ring8", "data.name=points", f"data.path={tmp_path / 'points.csv'}", "--out", tmp_path / "r"),
+        ("sample", ring, "--checkpoint", tmp_path / "last.pt", "-n", "5", "-o", tmp_path / "x.csv"),
+    ]
+    for command in commands:
+        line = _one_error_line(_cli(*command))
+        assert "is a FIFO (named pipe), not a file gankit can read" in line, (command, line)
+    with pytest.raises(GankitError, match="FIFO"):
+        gankit.load_generator(tmp_path / "g.safetensors")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["pipe.npz", "config.toml", "points.npy", "points.csv", "g.safetensors", "last.pt"])
+
+
+@pytestmark_fifo
+@pytest.mark.parametrize("name", ["metrics.jsonl", "final_metrics.json", "config.toml"])
+def test_a_fifo_in_a_run_folder_is_refused_by_report(ring, tmp_path, name):
+    run = tmp_path / "run"
+    shutil.copytree(ring, run)
+    (run / name).unlink()
+    os.mkfifo(run / name)
+    before = _snapshot(run)
+    line = _one_error_line(_cli("report", run))
+    assert "FIFO" in line and name in line
+    assert _snapshot(run) == before
