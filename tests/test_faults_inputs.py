@@ -89,6 +89,72 @@ def images_npz(tmp_path_factory) -> Path:
     return path
 
 
+# ---------------------------------------------------------------- headers that claim more than there is
+
+def _npy_claiming(path: Path, shape: tuple[int, ...], dtype: str, data_bytes: int) -> None:
+    with open(path, "wb") as handle:
+        np.lib.format.write_array_header_1_0(handle, {"descr": dtype, "fortran_order": False, "shape": shape})
+        handle.write(b"\0" * data_bytes)
+
+
+def test_a_header_claiming_more_than_its_file_is_a_corrupt_file(images_npz, tmp_path):
+    points = tmp_path / "points.npy"
+    _npy_claiming(points, (2 * 10**11, 2), "<f4", 64)
+    header = tmp_path / "header.npy"
+    _npy_claiming(header, (2 * 10**11, 28, 28), "|u1", 100)
+    with zipfile.ZipFile(tmp_path / "fake.npz", "w") as archive:
+        archive.write(header, "images.npy")
+    header.unlink()
+    before = _snapshot(tmp_path)
+    line = _one_error_line(_cli("train", "toy-ring8", "data.name=points", f"data.path={points}",
+                                "--out", tmp_path / "run"))
+    assert "200000000000×2 float32" in line and "corrupt or truncated" in line
+    line = _one_error_line(_cli("eval", "--real", images_npz, "--fake", tmp_path / "fake.npz"))
+    assert "fake.npz (array 'images')" in line and "corrupt or truncated" in line
+    assert _snapshot(tmp_path) == before and not (tmp_path / "run").exists()
+
+
+def test_an_honest_header_larger_than_memory_is_refused_before_loading(tmp_path):
+    points = tmp_path / "points.npy"
+    _npy_claiming(points, (2 * 10**11, 2), "<f4", 0)
+    try:
+        with open(points, "r+b") as handle:  # a sparse file as long as its header says
+            handle.truncate(points.stat().st_size + 2 * 10**11 * 2 * 4)
+    except OSError:
+        pytest.skip("this file system cannot hold a sparse 1.6 TB file")
+    with pytest.raises(DataError, match="of memory, more than") as caught:
+        load_points(points)
+    assert "give a smaller points file" in str(caught.value)
+
+
+# ---------------------------------------------------------------- arrays of text or objects
+
+class _Marker:
+    """Unpickling this creates a file: proof that an object array was unpickled."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def __reduce__(self):
+        return open, (str(self.path), "w")
+
+
+def test_arrays_of_text_or_objects_are_refused_and_never_unpickled(images_npz, tmp_path):
+    marker = tmp_path / "unpickled"
+    np.savez(tmp_path / "text.npz", images=np.full((3, 8, 8), "a"))
+    np.savez(tmp_path / "complex.npz", images=np.zeros((3, 8, 8), np.complex64))
+    np.savez(tmp_path / "objects.npz", images=np.array([_Marker(marker), None], dtype=object))
+    np.save(tmp_path / "objects.npy", np.array([[_Marker(marker)]], dtype=object), allow_pickle=True)
+    before = _snapshot(tmp_path)
+    for name, expected in (("text", "holds text"), ("complex", "complex numbers"), ("objects", "object-dtype")):
+        line = _one_error_line(_cli("eval", "--real", images_npz, "--fake", tmp_path / f"{name}.npz"))
+        assert expected in line and "not numeric" in line
+    line = _one_error_line(_cli("train", "toy-ring8", "data.name=points", f"data.path={tmp_path / 'objects.npy'}",
+                                "--out", tmp_path / "run"))
+    assert "object-dtype" in line
+    assert not marker.exists() and _snapshot(tmp_path) == before
+
+
 # ---------------------------------------------------------------- FIFOs where files belong
 
 pytestmark_fifo = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this system")

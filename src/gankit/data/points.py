@@ -19,6 +19,8 @@ import torch
 
 from gankit.data.base import Dataset
 from gankit.errors import DataError
+from gankit.files.arrays import npy_header
+from gankit.files.budget import check_memory
 from gankit.files.reading import read_bytes, regular_file
 
 SUPPORTED_SUFFIXES = (".csv", ".npy")
@@ -43,6 +45,8 @@ def load_points(path: str | Path, name: str = "points") -> Dataset:
 
 
 def _read_csv(path: Path) -> np.ndarray:
+    check_memory(2 * path.stat().st_size, f"reading {path} (its bytes and their text)",
+                  "give a smaller points file", DataError)
     try:
         text = read_bytes(path, "points file").decode("utf-8-sig")
     except UnicodeDecodeError as error:
@@ -105,6 +109,10 @@ def _read_npy(path: Path) -> np.ndarray:
     with path.open("rb") as handle:
         if handle.read(len(NPY_MAGIC)) != NPY_MAGIC:
             raise DataError(f"{path}: cannot read as .npy (no NumPy header); save it with numpy.save")
+    header = npy_header(path)  # shape and dtype, checked against the file's size before loading
+    # held at once: the array as stored, its float64 copy, the float32 dataset tensor
+    check_memory(header.nbytes + header.count * (8 + 4), f"loading {path} ({header.count} values)",
+                 "give a smaller points file", DataError)
     try:
         array = np.load(path, allow_pickle=False)
     except ValueError as error:
