@@ -89,6 +89,31 @@ def images_npz(tmp_path_factory) -> Path:
     return path
 
 
+# ---------------------------------------------------------------- sizes that cannot fit
+
+@pytest.mark.parametrize("run_name,output", [("ring", "x.csv"), ("ring", "x.npy"), ("classes", "x.npz"),
+                                             ("classes", "pngs"), ("dcgan", "x.npz"), ("dcgan", "pngs")])
+def test_a_huge_sample_count_is_refused_naming_n(request, tmp_path, run_name, output):
+    run = request.getfixturevalue(run_name)
+    before = _snapshot(run)
+    result = _cli("sample", run, "-n", HUGE, "-o", tmp_path / output)
+    line = _one_error_line(result)
+    assert "(-n)" in line and ("memory" in line or "disk" in line or "files" in line), line
+    assert not (tmp_path / output).exists() and list(tmp_path.iterdir()) == []
+    assert _snapshot(run) == before
+
+
+def test_huge_interpolations_and_evaluations_are_refused(ring, classes, tmp_path):
+    for run, args, expected in ((classes, ["--rows", "100000"], "lower --rows or --steps"),
+                                (classes, ["--steps", "100000000"], "lower --rows or --steps"),
+                                (ring, ["--rows", "100000"], "lower --rows")):
+        assert expected in _one_error_line(_cli("interpolate", run, *args, "-o", tmp_path / "walk.png"))
+    assert "lower -n" in _one_error_line(_cli("eval", ring, "-n", HUGE))
+    assert list(tmp_path.iterdir()) == []
+    done = _cli("interpolate", classes, "--rows", "3", "--steps", "4", "-o", tmp_path / "walk.png")
+    assert done.returncode == 0 and (tmp_path / "walk.png").is_file(), done.stderr
+
+
 # ---------------------------------------------------------------- headers that claim more than there is
 
 def _npy_claiming(path: Path, shape: tuple[int, ...], dtype: str, data_bytes: int) -> None:

@@ -17,11 +17,12 @@ from gankit.data import Dataset, load_dataset
 from gankit.errors import ConfigError, GankitError
 from gankit.evaluation import Scorer
 from gankit.files.atomic import write_bytes
+from gankit.files.budget import check_memory
 from gankit.files.lock import RunLock
 from gankit.files.reading import optional_file
 from gankit.files.records import read_records
 from gankit.files.rundir import RunPaths
-from gankit.sampling.export import save_points
+from gankit.sampling.export import FEWER, check_export, sample_bytes, save_points
 from gankit.sampling.generate import generate
 from gankit.sampling.images import export_samples
 from gankit.sampling.labels import ClassSpec, draw_labels, labels_for
@@ -115,6 +116,7 @@ class Run:
         """
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             raise ConfigError(f"n: ask for at least 1 sample, got {n!r}")
+        check_memory(sample_bytes(n, self.sample_shape), f"drawing {n} samples", FEWER)
         seed = self.config.sample.seed if seed is None else seed
         labels = None if classes is None else self.labels(classes, n)
         if drs:
@@ -155,6 +157,7 @@ class Run:
         ``drs=True`` the accepted samples are written, and a fine-tuned discriminator (if
         any) is saved beside them as ``<output>.drs-discriminator.pt``."""
         output = Path(output)
+        check_export(n, self.sample_shape, output, drawn_first=drs, labelled=self.conditional)
         if drs or len(self.sample_shape) != 3:
             samples = self.sample(n, seed=seed, truncation=truncation, classes=classes, drs=drs,
                                   progress=progress if drs else None, **drs_settings)
@@ -194,8 +197,9 @@ class Run:
         """Write a PNG of ``rows`` interpolations of ``steps`` samples between random latents:
         an image grid (one interpolation per row) or, for 2D points, paths over the data. A
         conditional run's rows cycle through ``classes`` (default: all classes in turn)."""
-        from gankit.sampling.interpolate import interpolate, save_interpolation
+        from gankit.sampling.interpolate import check_interpolation_size, interpolate, save_interpolation
 
+        check_interpolation_size(rows, steps, self.sample_shape, self.config.model.latent_dim)
         τ = self.config.sample.truncation
         samples = interpolate(self.generator, self.config.model.latent_dim, rows=rows, steps=steps, method=method,
                               distribution=self.config.model.latent_distribution, seed=seed,
@@ -214,6 +218,8 @@ class Run:
         ``drs_`` prefix beside the plain ones, with the acceptance statistics."""
         settings = {key: value for key, value in {"n": n, "seed": seed, **eval_overrides}.items() if value is not None}
         config = coerce_config(self.config, [f"eval.{key}={value}" for key, value in settings.items()])
+        check_memory(sample_bytes(config.eval.n, self.sample_shape) * (2 if drs else 1),
+                     f"scoring {config.eval.n} generated samples", "lower -n (eval.n)")
         scorer = Scorer(self.dataset, config)
         if scorer.note:
             raise GankitError(scorer.note)
