@@ -89,6 +89,28 @@ def images_npz(tmp_path_factory) -> Path:
     return path
 
 
+# ---------------------------------------------------------------- eval --drs on a run in use
+
+def test_eval_drs_on_a_run_in_use_is_refused_before_any_work(ring, tmp_path, monkeypatch):
+    run = tmp_path / "run"
+    shutil.copytree(ring, run)
+    with RunLock(run, "gankit train"):
+        before = _snapshot(run)
+        result = _cli("eval", run, "--drs", "-n", "200")
+        assert "is in use by gankit train" in _one_error_line(result)
+        import gankit.run.handle as handle
+
+        class NoScoring:
+            def __init__(self, *args, **kwargs):
+                raise AssertionError("scored before the lock was taken")
+
+        loaded = gankit.load_run(run)
+        monkeypatch.setattr(handle, "Scorer", NoScoring)
+        with pytest.raises(RunLocked):
+            loaded.evaluate(n=200, drs=True)
+        assert _snapshot(run) == before
+
+
 # ---------------------------------------------------------------- sizes that cannot fit
 
 @pytest.mark.parametrize("run_name,output", [("ring", "x.csv"), ("ring", "x.npy"), ("classes", "x.npz"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from contextlib import nullcontext
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -215,25 +216,29 @@ class Run:
         other ``eval`` field (e.g. ``evaluator="my.pt"``, ``k=3``) override them for this call.
         Image metrics carry a ``warnings`` list (empty when every number had enough samples).
         ``drs=True`` also scores as many DRS-accepted samples: their metrics come with a
-        ``drs_`` prefix beside the plain ones, with the acceptance statistics."""
+        ``drs_`` prefix beside the plain ones, with the acceptance statistics; they are written to
+        the run folder, so its lock is taken first (a run still training refuses at once)."""
         settings = {key: value for key, value in {"n": n, "seed": seed, **eval_overrides}.items() if value is not None}
         config = coerce_config(self.config, [f"eval.{key}={value}" for key, value in settings.items()])
         check_memory(sample_bytes(config.eval.n, self.sample_shape) * (2 if drs else 1),
                      f"scoring {config.eval.n} generated samples", "lower -n (eval.n)")
-        scorer = Scorer(self.dataset, config)
-        if scorer.note:
-            raise GankitError(scorer.note)
-        metrics = scorer.score(self.generator, self.discriminator)
-        if drs:
-            accepted = self.sample(config.eval.n, seed=config.eval.seed, drs=True, progress=True)
-            drs_metrics = scorer.score(self.generator, self.drs_discriminator or self.discriminator, fake=accepted)
-            self._save_drs_eval(dict(metrics), drs_metrics, config)
-            metrics.update({f"drs_{key}": value for key, value in drs_metrics.items() if key != "warnings"})
-            metrics.update(self.drs_report)
+        with RunLock(self.path, "gankit eval --drs") if drs else nullcontext():
+            scorer = Scorer(self.dataset, config)
+            if scorer.note:
+                raise GankitError(scorer.note)
+            metrics = scorer.score(self.generator, self.discriminator)
+            if drs:
+                accepted = self.sample(config.eval.n, seed=config.eval.seed, drs=True, progress=True)
+                drs_metrics = scorer.score(self.generator, self.drs_discriminator or self.discriminator,
+                                           fake=accepted)
+                self._save_drs_eval(dict(metrics), drs_metrics, config)
+                metrics.update({f"drs_{key}": value for key, value in drs_metrics.items() if key != "warnings"})
+                metrics.update(self.drs_report)
         return metrics
 
     def _save_drs_eval(self, plain: dict[str, Any], drs: dict[str, Any], config: Config) -> None:
-        """``drs_eval.json`` (plain vs DRS metrics, n, seed, settings) and a refreshed report.html."""
+        """``drs_eval.json`` (plain vs DRS metrics, n, seed, settings) and a refreshed report.html;
+        the caller holds the run's lock."""
         from dataclasses import asdict
 
         from gankit.report.html import write_report
@@ -241,10 +246,9 @@ class Run:
 
         settings = {key: value for key, value in asdict(self.config.sample).items() if key.startswith("drs_")}
         acceptance = {key: value for key, value in self.drs_report.items() if settings.get(key) != value}
-        with RunLock(self.path, "gankit eval --drs"):
-            write_drs_eval(self.path, plain, drs, n=config.eval.n, seed=config.eval.seed, settings=settings,
-                           acceptance=acceptance)
-            write_report(self.path)
+        write_drs_eval(self.path, plain, drs, n=config.eval.n, seed=config.eval.seed, settings=settings,
+                       acceptance=acceptance)
+        write_report(self.path)
 
     def report(self) -> Path:
         """(Re)write ``report.html`` in the run folder from its files; returns its path."""
