@@ -174,6 +174,29 @@ def test_an_honest_header_larger_than_memory_is_refused_before_loading(tmp_path)
     assert "give a smaller points file" in str(caught.value)
 
 
+# ---------------------------------------------------------------- a class named a,b
+
+def test_a_class_name_with_a_comma_is_chosen_whole(classes, tmp_path):
+    before = _snapshot(classes)
+
+    def sampled(*flags: str) -> np.ndarray:
+        target = tmp_path / f"{len(list(tmp_path.iterdir()))}.npz"
+        result = _cli("sample", classes, *flags, "-n", "6", "--seed", "3", "-o", target)
+        assert result.returncode == 0, result.stderr
+        return np.load(target)["images"]
+
+    np.testing.assert_array_equal(sampled("--class", "a,b"), sampled("--class", "1"))
+    np.testing.assert_array_equal(sampled("--class", "a", "--class", "c"), sampled("--class", "0,2"))
+    assert not np.array_equal(sampled("--class", "a,b"), sampled("--class", "0"))
+    unknown = _one_error_line(_cli("sample", classes, "--class", "x,y", "-n", "2", "-o", tmp_path / "no.npz"))
+    assert "unknown class 'x'" in unknown and "a, a,b, c" in unknown
+    done = _cli("interpolate", classes, "--class", "a,b", "--rows", "2", "-o", tmp_path / "walk.png")
+    assert done.returncode == 0, done.stderr
+    run = gankit.load_run(classes)
+    assert run.labels("a,b", 2).tolist() == [1, 1] and run.labels(["c", "0,1"], 3).tolist() == [2, 0, 1]
+    assert _snapshot(classes) == before
+
+
 # ---------------------------------------------------------------- arrays of text or objects
 
 class _Marker:
