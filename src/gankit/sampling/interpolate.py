@@ -49,8 +49,8 @@ def check_interpolation_size(rows: int, steps: int, sample_shape: tuple[int, ...
     if len(sample_shape) == 3:
         height, width = saved_grid_shape(rows * steps, steps, sample_shape[1], sample_shape[2])
         if height * width > MAX_PICTURE_PIXELS:
-            raise ConfigError(f"--rows {rows} × --steps {steps} makes a {width} × {height} pixel picture, larger than "
-                              f"image viewers open ({MAX_PICTURE_PIXELS:,} pixels); {lower}")
+            raise ConfigError(f"--rows {rows} × --steps {steps} makes a {width} × {height} pixel picture, larger "
+                              f"than image viewers open ({MAX_PICTURE_PIXELS:,} pixels); {lower}")
     elif rows > MAX_PATHS:
         raise ConfigError(f"--rows {rows}: a plot of more than {MAX_PATHS} paths cannot be read; lower --rows")
     # the float64 path and its float32 copy, then the float32 samples
