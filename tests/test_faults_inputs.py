@@ -89,6 +89,79 @@ def images_npz(tmp_path_factory) -> Path:
     return path
 
 
+# ---------------------------------------------------------------- an edited model card
+
+def _card_export(run: Path, folder: Path) -> tuple[Path, dict]:
+    """A safetensors export whose architecture is only in its card (as when the header lost it)."""
+    from safetensors.torch import load_file, save_file
+
+    exported = gankit.load_run(run).export_generator(folder / "full.safetensors", "safetensors")
+    bare = folder / "g.safetensors"
+    save_file(load_file(str(exported)), str(bare))
+    card = json.loads(card_paths(exported)[0].read_text())
+    return bare, card
+
+
+CARD_EDITS = {
+    "huge base_width": (lambda a: a["model"].update(base_width=200000), "do not fit the architecture"),
+    "text for a number": (lambda a: a["model"].update(latent_dim="abc"), "model.latent_dim: expected int"),
+    "unknown family": (lambda a: a["model"].update(family="gan"), "model.family: 'gan' is not one of"),
+    "unknown style": (lambda a: a["model"].update(dcgan_style="nope"), "model.dcgan_style"),
+    "unknown key": (lambda a: a.update(colour="blue"), "unknown key 'colour'"),
+    "model not a table": (lambda a: a.update(model=[1, 2]), "'model' is list"),
+    "bad sample shape": (lambda a: a.update(sample_shape=[1, "x", 28]), "'sample_shape'"),
+    "negative widths": (lambda a: a["model"].update(family="mlp", g_hidden=[-5]), "at least 1"),
+    "classes of an unconditional G": (lambda a: a.update(class_names=["x"]), "'class_names'"),
+    "not a record": (lambda a: a.clear(), "not a gankit generator architecture record"),
+}
+
+
+@pytest.mark.parametrize("edit", CARD_EDITS)
+def test_an_edited_model_card_is_one_line_and_builds_no_network(dcgan, tmp_path, monkeypatch, edit):
+    bare, card = _card_export(dcgan, tmp_path)
+    change, expected = CARD_EDITS[edit]
+    change(card["architecture"])
+    card_paths(bare)[0].write_text(json.dumps(card))
+    before = _snapshot(tmp_path)
+    built = []
+    import gankit.export as export
+
+    real_build = export.build_from_architecture
+    monkeypatch.setattr(export, "build_from_architecture", lambda record: built.append(1) or real_build(record))
+    with pytest.raises(GankitError) as caught:
+        gankit.load_generator(bare)
+    assert expected in str(caught.value) and "\n" not in str(caught.value)
+    assert built == []  # refused from the header's shapes, before any network was made
+    assert _snapshot(tmp_path) == before
+
+
+def test_the_header_record_and_the_tensors_are_checked_too(dcgan, tmp_path):
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    exported = gankit.load_run(dcgan).export_generator(tmp_path / "g.safetensors", "safetensors")
+    with safe_open(str(exported), framework="pt") as handle:
+        metadata = handle.metadata()
+    tensors = load_file(str(exported))
+    record = json.loads(metadata["gankit_architecture"])
+    wide = copy.deepcopy(record)
+    wide["model"]["base_width"] = 200000
+    save_file(tensors, str(tmp_path / "wide.safetensors"), metadata={"gankit_architecture": json.dumps(wide)})
+    fewer = dict(tensors)
+    dropped = sorted(fewer)[0]
+    del fewer[dropped]
+    save_file(fewer, str(tmp_path / "fewer.safetensors"), metadata=metadata)
+    save_file(tensors, str(tmp_path / "broken.safetensors"), metadata={"gankit_architecture": "{"})
+    before = _snapshot(tmp_path)
+    for name, expected in (("wide", "in the file but"), ("fewer", f"'{dropped}' is missing from the file"),
+                           ("broken", "is not JSON")):
+        with pytest.raises(GankitError, match=expected) as caught:
+            gankit.load_generator(tmp_path / f"{name}.safetensors")
+        assert "\n" not in str(caught.value)
+    assert gankit.load_generator(exported).latent_dim == 8  # the untouched export still loads
+    assert _snapshot(tmp_path) == before
+
+
 # ---------------------------------------------------------------- eval --drs on a run in use
 
 def test_eval_drs_on_a_run_in_use_is_refused_before_any_work(ring, tmp_path, monkeypatch):
