@@ -212,19 +212,20 @@ def test_sample_on_a_full_disk_keeps_the_old_file(trained, tmp_path, monkeypatch
     with small_disk(tmp_path / "disk", 64) as mounted:
         folder = _output_folder(mounted, disk, tmp_path)
         target = folder / "mydata.csv"
-        target.write_text("x0,x1\n1,2\n3,4\n")
+        gankit.load_run(trained).export(3, target)  # an earlier export, which --force may replace
+        earlier = target.read_bytes()
         if disk == "tmpfs":
-            result = _cli("sample", str(trained), "-n", "200000", "-o", str(target))
+            result = _cli("sample", str(trained), "-n", "200000", "-o", str(target), "--force")
             assert result.returncode == 1
             line = _one_error_line(result)
         else:
             failed = fail_fsync_of(monkeypatch, "mydata.csv")
             with pytest.raises(OutputError) as error:
-                gankit.load_run(trained).export(200000, target)
+                gankit.load_run(trained).export(200000, target, force=True)
             line = f"error: {error.value}"
             assert failed
         assert line.startswith(f"error: disk full writing {target}") and "previous mydata.csv is unchanged" in line
-        assert target.read_text() == "x0,x1\n1,2\n3,4\n"
+        assert target.read_bytes() == earlier
         assert _leftovers(folder) == []
 
 
@@ -239,12 +240,12 @@ def test_image_exports_on_a_full_disk_leave_nothing_half_written(tmp_path, monke
     with small_disk(tmp_path / "disk", 96) as mounted:
         folder = _output_folder(mounted, disk, tmp_path)
         old = folder / "old.npz"
-        np.savez(old, images=np.zeros((2, 4, 4), np.uint8))
+        export_samples(lambda count: images[:count], 2, old, progress=False)  # an earlier export
         before = old.read_bytes()
         if disk == "injected":
             fail_fsync_of(monkeypatch, "old.npz")
         with pytest.raises(OutputError, match="old.npz; the previous old.npz is unchanged"):
-            export_samples(drawer(), 600, old, batch_size=50, progress=False)
+            export_samples(drawer(), 600, old, batch_size=50, progress=False, force=True)
         assert old.read_bytes() == before
         if disk == "injected":
             import gankit.sampling.images as images_module

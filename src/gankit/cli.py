@@ -80,9 +80,11 @@ def sample(
     drs_gamma_percentile: Optional[float] = typer.Option(
         None, help="DRS γ: this percentile of F per batch (default: sample.drs_gamma_percentile, 95)."),
     drs_finetune_steps: Optional[int] = typer.Option(None, help="Fine-tune a copy of D this many steps first."),
-    classes: Optional[str] = typer.Option(
-        None, "--class", help="Conditional runs: the class to draw, by name (cat) or index (3); a comma-separated "
-                              "list (3,5,7) is drawn in turn. Default: classes as often as in the training data."),
+    classes: Optional[List[str]] = typer.Option(
+        None, "--class", metavar="CLASS",
+        help="Conditional runs: the class to draw, by name (cat) or index (3); several, drawn in turn, as a "
+             "comma-separated list (3,5,7) or by repeating --class. A value that is a class's whole name is that "
+             "class, commas and all (--class 'a,b'). Default: classes as often as in the training data."),
     force: bool = typer.Option(False, "--force", help=FORCE_HELP),
 ) -> None:
     """Draw N samples from a trained generator and write them to disk, batched (optionally truncated or DRS-filtered,
@@ -115,8 +117,11 @@ def interpolate(
     method: str = typer.Option("slerp", help="linear or slerp (spherical; keeps Gaussian latents typical)."),
     seed: int = typer.Option(0, help="Seed of the end-point latents."),
     checkpoint: str = typer.Option("last", help="last, best, or a .pt path."),
-    classes: Optional[str] = typer.Option(None, "--class", help="Conditional runs: the class of every row, or a "
-                                                               "comma-separated list taken in turn (default: all)."),
+    classes: Optional[List[str]] = typer.Option(
+        None, "--class", metavar="CLASS",
+        help="Conditional runs: the class of every row, or several taken in turn: a comma-separated list, or "
+             "--class repeated. A class's whole name wins over splitting at commas (--class 'a,b'). "
+             "Default: all classes in turn."),
     force: bool = typer.Option(False, "--force", help=FORCE_HELP),
 ) -> None:
     """Write a grid of interpolations between random latents (images), or their paths over the data (2D points)."""
@@ -223,12 +228,14 @@ def report(run_dir: Path = typer.Argument(..., help=RUN_HELP)) -> None:
     print(report_run(run_dir))
 
 
-def _class_list(text: str | None) -> list[str] | None:
-    """``--class`` as written: ``cat`` -> ["cat"], ``3,5,7`` -> ["3", "5", "7"]; None stays None."""
-    names = None if text is None else [part.strip() for part in text.split(",") if part.strip()]
-    if names == []:
+def _class_list(values: list[str] | None) -> list[str] | None:
+    """The ``--class`` values as given (None when there are none): the library takes a value
+    that names a class whole and splits any other at its commas (sampling/labels.py)."""
+    if not values:
+        return None
+    if any(not value.replace(",", "").strip() for value in values):
         raise ConfigError("--class: give a class name or index (or a comma-separated list)")
-    return names
+    return list(values)
 
 
 def _format(metrics: dict, key: str) -> str:

@@ -64,7 +64,7 @@ def read_classifier_file(path: str | Path) -> ClassifierFile:
     """Load either kind of classifier file; `DataError` saying what to do if it is
     missing, unreadable, of another format or version, or its weights do not fit."""
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise DataError(f"evaluator file '{path}' not found; {EVALUATOR_HINT}")
     payload = load_plain(path, "evaluator file", DataError, EVALUATOR_HINT)
     if not isinstance(payload, dict) or payload.get("format") not in (EVALUATOR_FORMAT, CLASSIFIER_FORMAT):

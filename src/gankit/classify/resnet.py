@@ -156,7 +156,7 @@ def read_state_dict(path: str | Path) -> dict[str, Tensor]:
     """The tensors of a weights file (a state dict, or a dict holding one under ``state_dict``
     or ``model``), ``module.`` prefixes of DataParallel removed; loaded with weights_only."""
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise DataError(f"weights file '{path}' not found; give the path of a torchvision ResNet state dict "
                         "(e.g. resnet50-0676ba61.pth) — gankit never downloads weights")
     payload = load_plain(path, "weights file", DataError,

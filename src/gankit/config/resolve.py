@@ -20,6 +20,7 @@ from typing import Any
 from gankit.config.schema import Config
 from gankit.config.validate import validate
 from gankit.errors import ConfigError
+from gankit.files.reading import read_bytes
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -185,7 +186,7 @@ def _read_toml(text: str, source: str) -> dict[str, Any]:
 
 
 def _read_utf8(path: Path) -> str:
-    raw = path.read_bytes()
+    raw = read_bytes(path, "config file", ConfigError)
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -213,8 +214,8 @@ def load_config(target: str | Path | None = None, overrides: list[str] | None = 
         path = Path(target)
         if path.is_dir() and (path / "config.toml").is_file():
             path = path / "config.toml"
-        if path.suffix == ".toml" or path.is_file():
-            if not path.is_file():
+        if path.suffix == ".toml" or (path.exists() and not path.is_dir()):
+            if not path.exists():
                 raise ConfigError(f"config file '{path}' does not exist")
             apply_mapping(config, _read_toml(_read_utf8(path), str(path)), str(path))
         else:

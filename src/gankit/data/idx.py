@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from gankit.errors import DataError
+from gankit.files.reading import read_bytes
 
 GZIP_MAGIC = b"\x1f\x8b"
 
@@ -94,10 +95,9 @@ def read_idx(path: str | Path, *, ndim: int | None = None) -> np.ndarray:
 
 def _read_bytes(path: Path) -> bytes:
     """The file's bytes, decompressed when they are gzip."""
-    if not path.is_file():
-        problem = "is not a file" if path.exists() else "not found"
-        raise DataError(f"{path}: {problem}; check the path")
-    content = path.read_bytes()
+    if not path.exists():
+        raise DataError(f"{path}: not found; check the path")
+    content = read_bytes(path, "IDX file")
     if not content.startswith(GZIP_MAGIC):
         return content
     try:

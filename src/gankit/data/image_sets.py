@@ -15,6 +15,9 @@ from PIL import Image
 
 from gankit.data.folder import load_folder, scan_folder
 from gankit.errors import DataError
+from gankit.files.arrays import npz_header
+from gankit.files.budget import check_memory
+from gankit.files.reading import regular_file
 
 
 def load_image_set(path: str | Path, *, channels: int, image_size: int | None = None) -> torch.Tensor:
@@ -28,7 +31,8 @@ def load_image_set(path: str | Path, *, channels: int, image_size: int | None = 
     if path.suffix == ".npz":
         return _resize(_read_npz(path), channels, image_size)
     if not path.is_dir():
-        raise DataError(f"{path}: not found; give a folder of images, a .npz file, or 'mnist'")
+        problem = "is not a folder or a .npz file" if path.exists() else "not found"
+        raise DataError(f"{path}: {problem}; give a folder of images, a .npz file, or 'mnist'")
     size = image_size or _native_size(path)
     dataset = load_folder(path, channels=channels, image_size=size, use_cache=False)
     if dataset.skipped:
@@ -38,13 +42,20 @@ def load_image_set(path: str | Path, *, channels: int, image_size: int | None = 
 
 
 def _read_npz(path: Path) -> torch.Tensor:
+    """The images of ``path``: its header is checked (numbers, as much data as it claims, room
+    in memory) before the array is read; object arrays are never unpickled."""
+    regular_file(path, "image file")
     try:
         with np.load(path, allow_pickle=False) as archive:
             key = "images" if "images" in archive.files else (archive.files[0] if len(archive.files) == 1 else None)
             if key is None:
                 raise DataError(f"{path}: holds {archive.files}; expected one array, or one named 'images'")
+            header = npz_header(archive.zip, key, str(path))
+            # held at once: the stored array and its float32 tensor
+            check_memory(header.nbytes + 4 * header.count, f"loading {path} ({header.count} pixel values)",
+                         "give fewer images", DataError)
             images = archive[key]
-    except (OSError, ValueError, zipfile.BadZipFile) as error:
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as error:
         raise DataError(f"{path}: cannot read as .npz ({error})") from None
     if images.ndim == 3:
         images = images[:, None]

@@ -26,6 +26,7 @@ reason rather than decoded.
 
 from __future__ import annotations
 
+import stat
 import warnings
 from pathlib import Path
 
@@ -55,7 +56,10 @@ def decode_image(path: Path, channels: int, size: int) -> np.ndarray:
     any way (OSError, SyntaxError, struct.error, ValueError, …).
     """
     try:
-        if path.stat().st_size == 0:
+        status = path.stat()
+        if not stat.S_ISREG(status.st_mode):  # a FIFO would block the read
+            raise UnusableImage("not a regular file")
+        if status.st_size == 0:
             raise UnusableImage("empty file")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)

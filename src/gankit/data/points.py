@@ -19,6 +19,9 @@ import torch
 
 from gankit.data.base import Dataset
 from gankit.errors import DataError
+from gankit.files.arrays import npy_header
+from gankit.files.budget import check_memory
+from gankit.files.reading import read_bytes, regular_file
 
 SUPPORTED_SUFFIXES = (".csv", ".npy")
 CSV_DELIMITERS = (",", ";", "\t")
@@ -30,8 +33,7 @@ def load_points(path: str | Path, name: str = "points") -> Dataset:
     path = Path(path)
     if not path.exists():
         raise DataError(f"{path}: file not found; check the path")
-    if not path.is_file():
-        raise DataError(f"{path}: is not a file; give a .csv or .npy file")
+    regular_file(path, "points file")  # a FIFO would block the read
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
         raise DataError(
@@ -43,8 +45,10 @@ def load_points(path: str | Path, name: str = "points") -> Dataset:
 
 
 def _read_csv(path: Path) -> np.ndarray:
+    check_memory(2 * path.stat().st_size, f"reading {path} (its bytes and their text)",
+                  "give a smaller points file", DataError)
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        text = read_bytes(path, "points file").decode("utf-8-sig")
     except UnicodeDecodeError as error:
         raise DataError(f"{path}: not a UTF-8 text file ({error.reason}); is it really CSV?") from None
     lines = [(number, line) for number, line in enumerate(text.splitlines(), start=1) if line.strip()]
@@ -105,6 +109,10 @@ def _read_npy(path: Path) -> np.ndarray:
     with path.open("rb") as handle:
         if handle.read(len(NPY_MAGIC)) != NPY_MAGIC:
             raise DataError(f"{path}: cannot read as .npy (no NumPy header); save it with numpy.save")
+    header = npy_header(path)  # shape and dtype, checked against the file's size before loading
+    # held at once: the array as stored, its float64 copy, the float32 dataset tensor
+    check_memory(header.nbytes + header.count * (8 + 4), f"loading {path} ({header.count} values)",
+                 "give a smaller points file", DataError)
     try:
         array = np.load(path, allow_pickle=False)
     except ValueError as error:

@@ -16,6 +16,7 @@ from typing import Any
 from gankit.config import load_config
 from gankit.errors import GankitError
 from gankit.experiments.grid import short_names
+from gankit.files.reading import optional_file
 from gankit.files.records import read_records
 from gankit.numbers import float_text
 
@@ -41,7 +42,7 @@ class ComparedRun:
 
     @property
     def last_sample(self) -> Path | None:
-        pictures = sorted((self.path / "samples").glob("epoch_*.png"))
+        pictures = sorted(p for p in (self.path / "samples").glob("epoch_*.png") if p.is_file())
         return pictures[-1] if pictures else None
 
 
@@ -51,6 +52,8 @@ def _is_run(path: Path) -> bool:
 
 def _sweep_order(folder: Path) -> dict[str, int]:
     """Run name -> position in the grid, when ``folder`` is a sweep folder (so runs keep grid order)."""
+    if optional_file(folder / "sweep.json", "sweep file", GankitError) is None:
+        return {}
     try:
         runs = json.loads((folder / "sweep.json").read_text(encoding="utf-8")).get("runs", [])
         return {str(run["name"]): index for index, run in enumerate(runs)}
@@ -112,7 +115,7 @@ def _flat_settings(path: Path) -> dict[str, Any]:
 
 def _final(path: Path) -> dict[str, Any]:
     file = path / "final_metrics.json"
-    if not file.is_file():
+    if optional_file(file, "run file", GankitError) is None:
         return {}
     try:
         return json.loads(file.read_text(encoding="utf-8"))

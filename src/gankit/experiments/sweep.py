@@ -29,6 +29,7 @@ from gankit.experiments.grid import (
     validate_points,
 )
 from gankit.files.checkpoint import epoch_checkpoints
+from gankit.files.reading import optional_file
 
 SWEEP_FILE = "sweep.json"
 # Settings that may change between a run's start and its resumption without making it another run.
@@ -64,6 +65,8 @@ def _target_text(target: str | Path) -> str:
 
 
 def _read_final(path: Path) -> dict[str, Any]:
+    if optional_file(path / "final_metrics.json", "run file", GankitError) is None:
+        return {}
     try:
         return json.loads((path / "final_metrics.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):  # missing, not JSON, or not UTF-8
@@ -108,7 +111,7 @@ def _manifest(target: str | Path, grid: dict[str, list[str]], overrides: list[st
 def _check_manifest(out: Path, manifest: dict[str, Any], write: bool = True) -> None:
     """Write ``sweep.json`` (unless ``write`` is false), or refuse when the folder holds another sweep."""
     path = out / SWEEP_FILE
-    if path.is_file():
+    if optional_file(path, "sweep file", GankitError) is not None:
         try:
             stored = json.loads(path.read_text(encoding="utf-8"))
         except json.JSONDecodeError:

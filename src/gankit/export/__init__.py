@@ -5,7 +5,8 @@ writes FILE plus its model card ``FILE.json`` and ``FILE.md``; ``load_generator(
 a safetensors export as a torch module without the run folder. The exported generator is
 the run's EMA generator when it kept one, from ``last.pt`` or ``best.pt``; it maps a latent
 batch to images in [-1, 1] (uint8 pixels with ``uint8=True``) or points. Formats: formats.py;
-the wrapped module and its architecture record: module.py; the card: card.py.
+the wrapped module and its architecture record: module.py; the card: card.py; the checks of
+a record and its weights before loading: checks.py.
 """
 
 from __future__ import annotations
@@ -18,10 +19,12 @@ import torch
 
 from gankit.errors import ConfigError, GankitError
 from gankit.export.card import card_bytes, model_card
+from gankit.export.checks import check_record, check_weights, tensor_shapes
 from gankit.export.formats import ARCHITECTURE_KEY, FORMATS, WRITERS
 from gankit.export.module import ExportedGenerator, architecture_of, build_from_architecture
 from gankit.files.atomic import write_bytes
 from gankit.files.owner import claim_file
+from gankit.files.reading import read_text, regular_file
 
 __all__ = ["FORMATS", "ExportedGenerator", "card_paths", "check_format", "export_generator", "load_generator"]
 
@@ -72,28 +75,22 @@ def load_generator(path: str | Path) -> ExportedGenerator:
     """Rebuild a generator exported with ``--format safetensors`` from the file alone (the
     architecture is in its header; the ``FILE.json`` card is the fallback), in eval mode and
     without gradients (``requires_grad_(True)`` to fine-tune it):
-    ``generator(torch.randn(16, generator.latent_dim))`` gives 16 samples."""
-    from safetensors import SafetensorError, safe_open
+    ``generator(torch.randn(16, generator.latent_dim))`` gives 16 samples.
+
+    The architecture is checked against the tensors the file lists before any network is
+    built (export/checks.py): an edited record is one GankitError, never a huge network."""
+    from safetensors import SafetensorError
     from safetensors.torch import load_file
 
-    path = Path(path)
-    if not path.is_file():
-        raise GankitError(f"'{path}' does not exist")
+    path = regular_file(path, "generator file", GankitError)
+    shapes, metadata = tensor_shapes(path)
+    architecture, source = _architecture(path, metadata)
+    model, sample_shape, n_classes = check_record(architecture, source)
+    check_weights(model, sample_shape, n_classes, shapes, source)
     try:
-        with safe_open(str(path), framework="pt") as handle:
-            metadata = handle.metadata() or {}
         state = load_file(str(path))
     except (SafetensorError, OSError, ValueError) as exc:
-        raise GankitError(f"'{path}' is not a safetensors file ({exc}); ONNX exports load with onnxruntime, "
-                          "TorchScript exports with torch.jit.load") from None
-    if ARCHITECTURE_KEY in metadata:
-        architecture = json.loads(metadata[ARCHITECTURE_KEY])
-    else:
-        card_json, _ = card_paths(path)
-        if not card_json.is_file():
-            raise GankitError(f"'{path}' carries no gankit architecture and '{card_json}' is missing: "
-                              "it was not written by `gankit export --format safetensors`")
-        architecture = json.loads(card_json.read_text(encoding="utf-8"))["architecture"]
+        raise GankitError(f"'{path}' cannot be read ({exc})") from None
     module = build_from_architecture(architecture)
     try:
         module.generator.load_state_dict(state)
@@ -101,6 +98,26 @@ def load_generator(path: str | Path) -> ExportedGenerator:
         raise GankitError(f"'{path}': the weights do not fit the recorded architecture: "
                           f"{str(exc).splitlines()[0]}") from None
     return module.eval().requires_grad_(False)
+
+
+def _architecture(path: Path, metadata: dict[str, str]) -> tuple[Any, str]:
+    """The architecture record of the export ``path`` (its header's, else its card's) and
+    where it was read, for messages."""
+    if ARCHITECTURE_KEY in metadata:
+        text, source = metadata[ARCHITECTURE_KEY], f"the architecture in '{path}'"
+    else:
+        card_json, _ = card_paths(path)
+        if not card_json.exists():
+            raise GankitError(f"'{path}' carries no gankit architecture and '{card_json}' is missing: "
+                              "it was not written by `gankit export --format safetensors`")
+        text, source = read_text(card_json, "model card", GankitError), f"the model card '{card_json}'"
+    try:
+        record = json.loads(text)
+    except ValueError as exc:
+        raise GankitError(f"{source} is not JSON ({exc})") from None
+    if source.startswith("the model card"):
+        record = record.get("architecture") if isinstance(record, dict) else None
+    return record, source
 
 
 def _copy_of(generator: torch.nn.Module) -> torch.nn.Module:

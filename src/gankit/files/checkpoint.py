@@ -43,7 +43,7 @@ def save_checkpoint(state: dict[str, Any], path: Path, *more_paths: Path) -> Non
 def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
     """Load a gankit checkpoint safely; a missing, truncated or foreign file raises CheckpointError."""
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise CheckpointError(f"checkpoint '{path}' does not exist")
     state = load_plain(path, "checkpoint", CheckpointError, map_location=map_location)
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:

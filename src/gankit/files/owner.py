@@ -241,22 +241,32 @@ def clean_stale_beside(path: Path) -> list[str]:
     return removed
 
 
-def own_run(path: str | Path) -> Marker:
-    """The marker of the run folder ``path``, which a command is about to update (resume,
-    report, DRS): bound already, or a run of an older gankit (or one restored from an
-    archive) adopted now, its run-layout files recorded and anything else left foreign."""
+def check_run(path: str | Path) -> None:
+    """Refuse, without writing anything, a folder a command may not update as a run: not
+    gankit's run, nor a run of an older gankit or one restored from an archive."""
     folder = Path(path)
     marker = bound_marker(folder)
     if marker is not None:
         if marker.kind != "run":
             raise GankitError(f"'{folder}' holds {KINDS[marker.kind]}, not a training run")
-        return marker
+        return
     if not (folder / "config.toml").is_file():
         raise GankitError(f"'{folder}' is not a run folder (no config.toml)")
     copied = read_marker(folder)
     if not (_older_run(folder) or (copied is not None and copied.kind == "run")):
         raise GankitError(f"'{folder}' is not a run folder gankit wrote (no marker, metrics.jsonl or checkpoints/); "
                           "gankit writes only into its own run folders")
+
+
+def own_run(path: str | Path) -> Marker:
+    """The marker of the run folder ``path``, which a command updates (resume, report, DRS)
+    while holding its lock: bound already, or a run of an older gankit (or one restored from
+    an archive) adopted now, its run-layout files recorded and anything else left foreign."""
+    check_run(path)
+    folder = Path(path)
+    marker = bound_marker(folder)
+    if marker is not None:
+        return marker
     entries: set[str] = set()
     for directory, subfolders, files in os.walk(folder):
         for name in files:

@@ -18,7 +18,9 @@ from pathlib import Path
 from typing import Any, Callable
 
 from gankit.catalogue import LIST_KEYS, TEXT_KEYS  # text or list values; the rest numbers
+from gankit.errors import GankitError
 from gankit.files.atomic import append_line, output_error, write_bytes
+from gankit.files.reading import optional_file, read_bytes
 
 REJECTED_NAME = "metrics.rejected.jsonl"
 # The losses every epoch's record holds (a value may be null): curves and progress read them.
@@ -77,12 +79,12 @@ def _problem(record: Any) -> str:
 
 
 def read_log(path: str | Path) -> MetricsLog:
-    """Parse ``path`` line by line (see module doc); a missing file is an empty log."""
+    """Parse ``path`` line by line (see module doc); a missing file is an empty log, and a
+    FIFO or device in its place a GankitError (reading it would wait forever)."""
     log = MetricsLog()
-    try:
-        raw = Path(path).read_bytes()
-    except FileNotFoundError:
+    if optional_file(path, "metrics log", GankitError) is None:
         return log
+    raw = read_bytes(path, "metrics log", GankitError)
     kept: dict[int, tuple[dict[str, Any], bytes]] = {}  # epoch -> its latest record and line
     for number, line in enumerate(raw.splitlines(), 1):
         if not line.strip():

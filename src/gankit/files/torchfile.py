@@ -10,6 +10,7 @@ from typing import Any
 import torch
 
 from gankit.errors import GankitError
+from gankit.files.reading import regular_file
 
 # torch names the class or function the file asks for ("Unsupported global: GLOBAL os.system");
 # a file that is merely damaged fails without naming one.
@@ -20,8 +21,10 @@ def load_plain(path: str | Path, what: str, error: type[GankitError], hint: str 
                map_location: str | torch.device = "cpu") -> Any:
     """``torch.load(path, weights_only=True)``; a file that needs more than plain tensors
     raises ``error`` saying it was refused for safety, a damaged one that it cannot be
-    read. Neither message suggests loading unsafely."""
+    read, anything but a regular file (a FIFO would block) that it is not a file. Neither
+    message suggests loading unsafely."""
     suffix = f"; {hint}" if hint else ""
+    regular_file(path, what, error)
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:

@@ -228,7 +228,7 @@ def load_inception(path: str | Path, device: str | torch.device = "cpu") -> FIDI
     if the file is missing, unreadable, not a dict, or its keys or shapes differ from WEIGHTS_FILE."""
     path = Path(path)
     hint = f"pass the path of {WEIGHTS_FILE} (pytorch-fid's FID weights) as eval.inception_weights"
-    if not path.is_file():
+    if not path.exists():
         raise DataError(f"Inception weights file '{path}' not found; {hint}")
     state = load_plain(path, "weights file", DataError, hint)
     if not isinstance(state, Mapping):

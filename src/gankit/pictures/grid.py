@@ -14,7 +14,7 @@ from torch import Tensor
 from gankit.errors import GankitError
 from gankit.files.atomic import atomic_path
 
-__all__ = ["to_uint8", "image_grid", "save_grid", "GRID_MIN_WIDTH", "SEPARATOR_VALUE"]
+__all__ = ["to_uint8", "image_grid", "save_grid", "saved_grid_shape", "GRID_MIN_WIDTH", "SEPARATOR_VALUE"]
 
 GRID_MIN_WIDTH = 600  # pixels; small (28 px) tiles are enlarged to reach it
 SEPARATOR_VALUE = 128  # mid grey: visible between white-on-black digits and on photos
@@ -63,6 +63,16 @@ def image_grid(images: Tensor | np.ndarray, nrow: int = 10, padding: int = 2,
         left = padding + (k % columns) * (width + padding)
         grid[top:top + height, left:left + width] = tile
     return grid
+
+
+def saved_grid_shape(count: int, nrow: int, height: int, width: int, padding: int = 2) -> tuple[int, int]:
+    """(height, width) in pixels of the grid ``save_grid`` writes for ``count`` tiles of
+    height × width, ``nrow`` per row, without a title or labels: known before any image is made."""
+    columns = min(nrow, count)
+    rows = math.ceil(count / columns)
+    grid_height, grid_width = rows * (height + padding) + padding, columns * (width + padding) + padding
+    factor = max(1, math.ceil(GRID_MIN_WIDTH / grid_width))
+    return grid_height * factor, grid_width * factor
 
 
 def save_grid(images: Tensor | np.ndarray, path: str | Path, nrow: int = 10, upscale: int | None = None,

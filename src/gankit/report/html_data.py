@@ -18,7 +18,9 @@ from typing import Any, Callable
 from urllib.parse import quote
 
 from gankit.catalogue import BOOKKEEPING_KEYS, SAMPLE_COUNT_KEYS
+from gankit.errors import GankitError
 from gankit.files.atomic import write_text
+from gankit.files.reading import optional_file
 from gankit.files.records import read_records
 
 if sys.version_info >= (3, 11):
@@ -74,6 +76,8 @@ class RunFiles:
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:
+    if optional_file(path, "run file", GankitError) is None:
+        return None
     try:
         value = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -97,6 +101,7 @@ def read_run_files(run_dir: str | Path, on_warning: Callable[[str], None] | None
     files = RunFiles(root=root)
     config_path = root / "config.toml"
     try:
+        optional_file(config_path, "run file", GankitError)
         files.config_text = config_path.read_text(encoding="utf-8")
         files.config = tomllib.loads(files.config_text)
     except (OSError, ValueError):  # missing, not UTF-8, or not TOML
@@ -115,6 +120,7 @@ def read_run_files(run_dir: str | Path, on_warning: Callable[[str], None] | None
         if path.is_file():
             files.plots[name] = _versioned(root, path)
     try:
+        optional_file(root / SKIP_LIST, "run file", GankitError)
         lines = (root / SKIP_LIST).read_text(encoding="utf-8", errors="replace").splitlines()
         files.skipped_count = sum(1 for line in lines if line.strip() and not line.startswith("#"))
     except OSError:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from contextlib import nullcontext
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -18,11 +19,13 @@ from gankit.errors import ConfigError, GankitError
 from gankit.evaluation import Scorer
 from gankit.files.atomic import write_bytes
 from gankit.files import owner
+from gankit.files.budget import check_memory
 from gankit.files.lock import RunLock
 from gankit.files.owner import check_new, claim_file
+from gankit.files.reading import optional_file
 from gankit.files.records import read_records
 from gankit.files.rundir import RunPaths
-from gankit.sampling.export import check_points_path, save_points
+from gankit.sampling.export import FEWER, check_export, check_points_path, sample_bytes, save_points
 from gankit.sampling.generate import generate
 from gankit.sampling.images import export_samples
 from gankit.sampling.labels import ClassSpec, draw_labels, labels_for
@@ -64,7 +67,7 @@ class Run:
         """Problems active at the end of training (mode collapse, D saturation, vanishing G
         gradients, oscillation), each with ``kind``, ``since_epoch`` and ``message``."""
         final = RunPaths(self.path).final_metrics
-        if final.exists():
+        if optional_file(final, "run file", GankitError) is not None:
             return list(json.loads(final.read_text(encoding="utf-8")).get("diagnostics") or [])
         history = self.history
         return list(history[-1].get("diagnostics") or []) if history else []
@@ -116,6 +119,7 @@ class Run:
         """
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             raise ConfigError(f"n: ask for at least 1 sample, got {n!r}")
+        check_memory(sample_bytes(n, self.sample_shape), f"drawing {n} samples", FEWER)
         seed = self.config.sample.seed if seed is None else seed
         labels = None if classes is None else self.labels(classes, n)
         if drs:
@@ -157,6 +161,7 @@ class Run:
         any) is saved beside them as ``<output>.drs-discriminator.pt``. Outputs must be new (an
         empty folder will do), or (with ``force``) earlier outputs of gankit's holding nothing else."""
         output = Path(output)
+        check_export(n, self.sample_shape, output, drawn_first=drs, labelled=self.conditional)
         if len(self.sample_shape) != 3:  # refused before any sampling, not after it
             check_points_path(output)
             output = claim_file(output, force=force)
@@ -208,8 +213,9 @@ class Run:
         an image grid (one interpolation per row) or, for 2D points, paths over the data. A
         conditional run's rows cycle through ``classes`` (default: all classes in turn). ``output``
         must be a new file, or (with ``force``) one gankit wrote."""
-        from gankit.sampling.interpolate import interpolate, save_interpolation
+        from gankit.sampling.interpolate import check_interpolation_size, interpolate, save_interpolation
 
+        check_interpolation_size(rows, steps, self.sample_shape, self.config.model.latent_dim)
         output = claim_file(output, force=force)
         τ = self.config.sample.truncation
         samples = interpolate(self.generator, self.config.model.latent_dim, rows=rows, steps=steps, method=method,
@@ -226,23 +232,33 @@ class Run:
         other ``eval`` field (e.g. ``evaluator="my.pt"``, ``k=3``) override them for this call.
         Image metrics carry a ``warnings`` list (empty when every number had enough samples).
         ``drs=True`` also scores as many DRS-accepted samples: their metrics come with a
-        ``drs_`` prefix beside the plain ones, with the acceptance statistics."""
+        ``drs_`` prefix beside the plain ones, with the acceptance statistics; they are written to
+        the run folder, so its lock is taken first (a run still training refuses at once)."""
         settings = {key: value for key, value in {"n": n, "seed": seed, **eval_overrides}.items() if value is not None}
         config = coerce_config(self.config, [f"eval.{key}={value}" for key, value in settings.items()])
-        scorer = Scorer(self.dataset, config)
-        if scorer.note:
-            raise GankitError(scorer.note)
-        metrics = scorer.score(self.generator, self.discriminator)
-        if drs:
-            accepted = self.sample(config.eval.n, seed=config.eval.seed, drs=True, progress=True)
-            drs_metrics = scorer.score(self.generator, self.drs_discriminator or self.discriminator, fake=accepted)
-            self._save_drs_eval(dict(metrics), drs_metrics, config)
-            metrics.update({f"drs_{key}": value for key, value in drs_metrics.items() if key != "warnings"})
-            metrics.update(self.drs_report)
+        check_memory(sample_bytes(config.eval.n, self.sample_shape) * (2 if drs else 1),
+                     f"scoring {config.eval.n} generated samples", "lower -n (eval.n)")
+        if drs:  # DRS results go into the run folder: gankit's own (an older run is adopted under the lock)
+            owner.check_run(self.path)
+        with RunLock(self.path, "gankit eval --drs") if drs else nullcontext():
+            if drs:
+                owner.own_run(self.path)
+            scorer = Scorer(self.dataset, config)
+            if scorer.note:
+                raise GankitError(scorer.note)
+            metrics = scorer.score(self.generator, self.discriminator)
+            if drs:
+                accepted = self.sample(config.eval.n, seed=config.eval.seed, drs=True, progress=True)
+                drs_metrics = scorer.score(self.generator, self.drs_discriminator or self.discriminator,
+                                           fake=accepted)
+                self._save_drs_eval(dict(metrics), drs_metrics, config)
+                metrics.update({f"drs_{key}": value for key, value in drs_metrics.items() if key != "warnings"})
+                metrics.update(self.drs_report)
         return metrics
 
     def _save_drs_eval(self, plain: dict[str, Any], drs: dict[str, Any], config: Config) -> None:
-        """``drs_eval.json`` (plain vs DRS metrics, n, seed, settings) and a refreshed report.html."""
+        """``drs_eval.json`` (plain vs DRS metrics, n, seed, settings) and a refreshed report.html;
+        the caller holds the run's lock."""
         from dataclasses import asdict
 
         from gankit.report.html import write_report
@@ -250,11 +266,9 @@ class Run:
 
         settings = {key: value for key, value in asdict(self.config.sample).items() if key.startswith("drs_")}
         acceptance = {key: value for key, value in self.drs_report.items() if settings.get(key) != value}
-        owner.own_run(self.path)
-        with RunLock(self.path, "gankit eval --drs"):
-            write_drs_eval(self.path, plain, drs, n=config.eval.n, seed=config.eval.seed, settings=settings,
-                           acceptance=acceptance)
-            write_report(self.path)
+        write_drs_eval(self.path, plain, drs, n=config.eval.n, seed=config.eval.seed, settings=settings,
+                       acceptance=acceptance)
+        write_report(self.path)
 
     def report(self) -> Path:
         """(Re)write ``report.html`` in the run folder from its files; returns its path."""

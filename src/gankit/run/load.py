@@ -5,12 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from gankit.config import config_from_dict, load_config
+from gankit.config import config_from_dict
 from gankit.errors import CheckpointError, ConfigError, GankitError
 from gankit.files import checkpoint as ckpt
 from gankit.files import owner
 from gankit.files.lock import RunLock
 from gankit.files.owner import claim_file
+from gankit.files.reading import regular_file
 from gankit.files.records import warn
 from gankit.files.rundir import RunPaths
 from gankit.models import build_models
@@ -26,11 +27,12 @@ def report_run(path: str | Path) -> Path:
     from gankit.report.html import write_report
 
     root = Path(path)
-    if not (root / "config.toml").is_file():
+    if not (root / "config.toml").exists():
         raise GankitError(f"'{root}' is not a run folder (no config.toml)")
-    load_config(root / "config.toml")  # a config.toml of gankit's, before anything is written
-    owner.own_run(root)
+    regular_file(root / "config.toml", "run file", GankitError)  # never a FIFO that would block
+    owner.check_run(root)
     with RunLock(root, "gankit report"):
+        owner.own_run(root)
         owner.clean_stale(root)
         return write_report(root, on_warning=warn)
 
@@ -84,7 +86,7 @@ def export_run(path: str | Path, output: str | Path, file_format: str, *, checkp
         raise ConfigError(f"--checkpoint {checkpoint}: '{chosen}' does not exist; use last, best or a .pt file")
     try:
         run = load_run(root, checkpoint)
-    except CheckpointError as exc:
+    except CheckpointError:
         if checkpoint == "last" and not any((root / "checkpoints").glob("*.pt")):
             raise ConfigError(f"'{root}' has no trained generator to export (no checkpoint in "
                               f"{root / 'checkpoints'}); train it first") from None

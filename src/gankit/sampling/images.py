@@ -18,9 +18,12 @@ from torch import Tensor
 from gankit.errors import GankitError
 from gankit.files import owner
 from gankit.files.atomic import atomic_folder, atomic_open
+from gankit.files.budget import check_disk
 from gankit.pictures.grid import to_uint8
 
 __all__ = ["save_image_folder", "save_npz", "export_samples"]
+
+MIN_PNG_BYTES = 67  # the smallest valid PNG (1 × 1 pixel): what each file of a folder export takes at least
 
 
 def save_image_folder(samples: Tensor, directory: str | Path, start_index: int = 0) -> int:
@@ -71,6 +74,8 @@ def export_samples(draw: Callable[[int], Tensor], n: int, output: str | Path, ba
     if n < 1 or batch_size < 1:
         raise GankitError(f"need n >= 1 and batch_size >= 1, got n={n}, batch_size={batch_size}")
     to_folder = output.is_dir() or output.suffix == ""
+    if to_folder:  # however well they compress, n PNGs take n files of at least MIN_PNG_BYTES
+        check_disk(output, n * MIN_PNG_BYTES, n, f"writing {n} PNGs to {output}", "ask for fewer samples (-n)")
     if not to_folder and output.suffix != ".npz":
         raise GankitError(f"cannot write images to '{output}': use a folder (no suffix) or a .npz file name")
     output = owner.check_new(output, "samples", force=force, option="-o") if to_folder else \

@@ -12,22 +12,50 @@ latent instead of dipping through the low-density centre as the linear path does
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 from torch import Tensor, nn
 
 from gankit.errors import ConfigError, GankitError
+from gankit.files.budget import check_memory
 from gankit.pictures.figures import plt, save_figure
-from gankit.pictures.grid import save_grid
+from gankit.pictures.grid import save_grid, saved_grid_shape
 from gankit.models.conditional import is_conditional, unwrap
 from gankit.sampling.latent import sample_latent
 
-__all__ = ["INTERPOLATION_METHODS", "interpolate", "interpolation_latents", "save_interpolation"]
+__all__ = ["INTERPOLATION_METHODS", "MAX_PATHS", "check_interpolation_size", "interpolate", "interpolation_latents",
+           "save_interpolation"]
 
 INTERPOLATION_METHODS = ("linear", "slerp")
 _PARALLEL = 1e-6  # |sin Ω| below this: the vectors are (anti)parallel, use the linear path
+MAX_PATHS = 1000  # paths of points drawn in one plot: more cannot be told apart, and take minutes to draw
+# The largest picture Pillow opens without calling it a decompression bomb (its default limit).
+MAX_PICTURE_PIXELS = Image.MAX_IMAGE_PIXELS or 89_478_485
+_BATCH = 1024  # samples per generator pass
+
+
+def check_interpolation_size(rows: int, steps: int, sample_shape: tuple[int, ...], latent_dim: int) -> None:
+    """Refuse, before anything is drawn, an interpolation whose picture no viewer would open
+    (an image grid of more than ``MAX_PICTURE_PIXELS``, more than ``MAX_PATHS`` paths of
+    points) or whose latents and samples cannot fit in memory; the message names
+    ``--rows`` and ``--steps``."""
+    if rows < 1 or steps < 2:
+        return  # interpolate() says what is wrong with them
+    lower = "lower --rows or --steps"
+    if len(sample_shape) == 3:
+        height, width = saved_grid_shape(rows * steps, steps, sample_shape[1], sample_shape[2])
+        if height * width > MAX_PICTURE_PIXELS:
+            raise ConfigError(f"--rows {rows} × --steps {steps} makes a {width} × {height} pixel picture, larger "
+                              f"than image viewers open ({MAX_PICTURE_PIXELS:,} pixels); {lower}")
+    elif rows > MAX_PATHS:
+        raise ConfigError(f"--rows {rows}: a plot of more than {MAX_PATHS} paths cannot be read; lower --rows")
+    # the float64 path and its float32 copy, then the float32 samples
+    needed = rows * steps * (latent_dim * (8 + 4) + 4 * math.prod(sample_shape))
+    check_memory(needed, f"interpolating {rows} × {steps} samples", lower)
 
 
 def interpolation_latents(start: Tensor, end: Tensor, steps: int, method: str = "linear") -> Tensor:
@@ -79,7 +107,10 @@ def interpolate(generator_net: nn.Module, latent_dim: int, *, rows: int = 8, ste
             if labels is None:
                 labels = torch.arange(rows) % unwrap(generator_net).n_classes
             conditioned = (labels.to(torch.int64).repeat_interleave(steps).to(device),)
-        samples = generator_net(latents.reshape(rows * steps, latent_dim).to(device), *conditioned).float().cpu()
+        flat = latents.reshape(rows * steps, latent_dim)
+        samples = torch.cat([generator_net(flat[start:start + _BATCH].to(device),
+                                           *(c[start:start + _BATCH] for c in conditioned)).float().cpu()
+                             for start in range(0, rows * steps, _BATCH)])
     finally:
         generator_net.train(was_training)
     return samples.reshape(rows, steps, *samples.shape[1:])

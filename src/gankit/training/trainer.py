@@ -78,8 +78,9 @@ class Trainer:
         self.is_main = self.place.is_main
         self.lock: RunLock | None = None  # rank 0 holds the run folder's lock until close()
         if self.is_main and resume:  # before the slow parts: a second writer is told at once
-            owner.own_run(self.paths.root)  # a run of an older gankit is adopted: its run files recorded
+            owner.check_run(self.paths.root)  # only a run folder gets a lock file
             self.lock = RunLock(self.paths.root, "gankit train --resume").acquire()
+            owner.own_run(self.paths.root)  # a run of an older gankit is adopted: its run files recorded
             owner.clean_stale(self.paths.root)  # what a killed writer left half-written
         elif self.is_main:
             self.paths.check_new(force=force)
