@@ -2,7 +2,7 @@
 
 The layer order, lowest first (ARCHITECTURE.md explains it):
 
-    errors, catalogue < numbers, hardware, files < pictures < config < data, models, objectives < metrics,
+    errors, catalogue, fastpaths < numbers, hardware, files < pictures < config < data, models, objectives < metrics,
     sampling < classify < report < evaluation < training < export < run < experiments < gankit
     (the API) < the CLI
 
@@ -19,7 +19,7 @@ import pytest
 SOURCE = Path(__file__).resolve().parents[1] / "src" / "gankit"
 
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("errors", "catalogue", "presets", "weights"),  # import nothing of gankit (presets, weights: data files)
+    ("errors", "catalogue", "fastpaths", "presets", "weights"),  # import nothing of gankit (presets, weights: data files)
     ("numbers", "files", "hardware"),
     ("pictures",),  # sample grids, figure saving: what sampling, report and classify all draw with
     ("config",),

@@ -11,6 +11,7 @@ import torch
 from conftest import TINY
 from torch import nn
 
+import gankit.fastpaths as fastpaths
 from gankit.config import load_config
 from gankit.models.fused import chain_backward, chain_forward, chain_parameters
 from gankit.models.mlp import MLPDiscriminator, MLPGenerator
@@ -109,6 +110,9 @@ CASES = [
 
 @pytest.mark.parametrize("overrides", CASES, ids=lambda o: ",".join(o) or "defaults")
 def test_manual_step_trains_exactly_like_the_autograd_step(tmp_path, overrides):
+    if not fastpaths.enabled("module_hooks"):
+        pytest.skip("GANKIT_PRIVATE_TORCH=0: plain MLPs take the autograd step (tests/test_fastpaths.py runs "
+                    "the manual step's fallbacks)")
     manual = _trainer(overrides, tmp_path / "manual", True)
     auto = _trainer(overrides, tmp_path / "auto", False)
     assert manual.step_fn.manual_chains() is not None

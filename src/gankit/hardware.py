@@ -21,6 +21,8 @@ from pathlib import Path
 
 import torch
 
+import gankit.fastpaths as fastpaths
+
 FAST_BF16 = 1.3  # bfloat16 counts as fast when its product is at least this much quicker
 _FLAG_NAMES = (("avx2", "AVX2"), ("avx512f", "AVX-512"), ("avx512_bf16", "AVX512-BF16"), ("amx_bf16", "AMX-BF16"))
 
@@ -86,10 +88,13 @@ def _best_time(a: torch.Tensor, b: torch.Tensor, rounds: int) -> float:
 def bf16_matmul_speedup(device: str = "cpu") -> float:
     """float32 time / bfloat16 time of one (256×512)·(512×256) product on `device`, best of
     a few rounds (> 1: bfloat16 is faster). On a CPU without native bfloat16 GEMMs (oneDNN
-    reports none) it is not timed: the emulated path is known to be slower, and returns 0."""
+    reports none) it is not timed: the emulated path is known to be slower, and returns 0.
+    That question is private (fastpaths "onednn_bf16_query"): with ``GANKIT_PRIVATE_TORCH=0``
+    the product is timed on every CPU with oneDNN, and the measurement alone decides."""
     dev = torch.device(device)
     if dev.type == "cpu" and not (torch.backends.mkldnn.is_available()
-                                  and torch.ops.mkldnn._is_mkldnn_bf16_supported()):
+                                  and (not fastpaths.enabled("onednn_bf16_query")
+                                       or torch.ops.mkldnn._is_mkldnn_bf16_supported())):
         return 0.0
     generator = torch.Generator().manual_seed(0)
     a = torch.randn(256, 512, generator=generator).to(dev)

@@ -64,12 +64,11 @@ def fold_batch_norm(module: nn.Module) -> nn.Module:
     for child in module.modules():
         if not isinstance(child, nn.Sequential):
             continue
-        names = list(child._modules)
-        for before, after in zip(names, names[1:]):
-            layer, norm = child._modules[before], child._modules[after]
+        layers = list(child)
+        for index, (layer, norm) in enumerate(zip(layers, layers[1:]), start=1):
             if _foldable(layer, norm):
                 _fold(layer, norm)
-                child._modules[after] = nn.Identity()
+                child[index] = nn.Identity()
     return module
 
 

@@ -16,6 +16,11 @@ presets). ``mlp_chain`` runs the same ``addmm`` and activations in one
 - double backward (the WGAN-GP penalty's ``create_graph=True``) recomputes the chain
   with ordinary autograd from the saved inputs, so second derivatives are exact.
 
+Two private PyTorch APIs, fenced in ``gankit/fastpaths.py``: the engine's plan
+("engine_plan": without it, every gradient ``needs_input_grad`` asks for is computed) and the
+activations' backward kernels ("activation_backward": without them, the same formulas in
+public ops, bitwise equal). ``GANKIT_PRIVATE_TORCH=0`` turns both off.
+
 Measured in BENCHMARKS.md ("Training speed and distributed"): ~4% of a ring8 step.
 """
 
@@ -28,6 +33,9 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+import gankit.fastpaths as fastpaths
+
+
 class ChainSpec(NamedTuple):
     """A plain MLP as ``mlp_chain`` runs it: its Linears, the hidden LeakyReLU slope (0 = ReLU),
     the output activation (a key of the table below) and the hidden layers' dropout."""
@@ -38,12 +46,28 @@ class ChainSpec(NamedTuple):
     dropout: float
 
 
-# Output activations the chain knows: name -> (in-place forward, backward from the output).
-_OUTPUTS = {
-    "linear": (None, None),
-    "tanh": (Tensor.tanh_, torch.ops.aten.tanh_backward),
-    "sigmoid": (Tensor.sigmoid_, torch.ops.aten.sigmoid_backward),
-}
+# Output activations the chain knows: name -> in-place forward (backward: _output_backward).
+_OUTPUTS = {"linear": None, "tanh": Tensor.tanh_, "sigmoid": Tensor.sigmoid_}
+
+
+def _output_backward(grad: Tensor, y: Tensor, output: str, private: bool) -> Tensor:
+    """∂/∂(pre-activation) from ``grad`` = ∂/∂y for the output activation's result ``y``: ATen's
+    backward kernels where ``private`` (fastpaths "activation_backward"), else the same formulas
+    in public ops (1 − y² through addcmul, which rounds as tanh_backward's kernel does)."""
+    if output == "tanh":
+        return (torch.ops.aten.tanh_backward(grad, y) if private
+                else grad * torch.addcmul(torch.ones_like(y), y, y, value=-1.0))
+    if output == "sigmoid":
+        return torch.ops.aten.sigmoid_backward(grad, y) if private else grad * (1.0 - y) * y
+    return grad
+
+
+def _hidden_backward(g: Tensor, h: Tensor, slope: float, private: bool) -> Tensor:
+    """∂/∂(pre-activation) from ``g`` = ∂/∂h for a hidden (Leaky)ReLU's output ``h`` (h > 0 exactly
+    where its input was)."""
+    if slope == 0.0:
+        return torch.ops.aten.threshold_backward(g, h, 0.0) if private else torch.where(h <= 0, 0.0, g)
+    return torch.ops.aten.leaky_relu_backward(g, h, slope, True) if private else torch.where(h > 0, g, g * slope)
 
 
 def _hidden_activation(h: Tensor, slope: float) -> Tensor:
@@ -73,6 +97,8 @@ def _wanted_gradients(ctx) -> tuple[bool, ...]:
     """Which inputs' gradients the running backward will use: ``needs_input_grad``, narrowed by
     the engine's plan where it can tell (``backward(inputs=...)``; not under autograd.grad)."""
     needs = list(ctx.needs_input_grad)
+    if not fastpaths.enabled("engine_plan"):
+        return tuple(needs)
     try:
         for index, (node, _) in enumerate(ctx.next_functions):
             if needs[index] and node is not None:
@@ -101,7 +127,7 @@ def chain_forward(x: Tensor, params: Sequence[Tensor], slope: float, output: str
                 noises.append(noise)
                 h = h * noise
             hidden.append(h)
-    forward_output, _ = _OUTPUTS[output]
+    forward_output = _OUTPUTS[output]
     if forward_output is not None:
         forward_output(h)
     return h, hidden, noises
@@ -118,8 +144,8 @@ def chain_backward(grad: Tensor, x: Tensor, y: Tensor, hidden: Sequence[Tensor],
     n = len(params) // 2
     wanted = [want_params] * (2 * n) if isinstance(want_params, bool) else list(want_params)
     layer_inputs = [x, *hidden]
-    _, backward_output = _OUTPUTS[output]
-    g = grad if backward_output is None else backward_output(grad, y)
+    private = fastpaths.enabled("activation_backward")
+    g = _output_backward(grad, y, output, private)
     grads: list[Tensor | None] = [None] * (2 * n)
     grad_x = None
     for i in reversed(range(n)):
@@ -132,8 +158,7 @@ def chain_backward(grad: Tensor, x: Tensor, y: Tensor, hidden: Sequence[Tensor],
             if noises:
                 g = g * noises[i - 1]
             h = layer_inputs[i]
-            g = (torch.ops.aten.threshold_backward(g, h, 0.0) if slope == 0.0
-                 else torch.ops.aten.leaky_relu_backward(g, h, slope, True))
+            g = _hidden_backward(g, h, slope, private)
         elif want_x:
             grad_x = torch.mm(g, params[0])
     return grad_x, grads

@@ -10,6 +10,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils import parametrize
 
+import gankit.fastpaths as fastpaths
 from gankit.errors import ConfigError
 
 _INIT_TARGETS = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d,
@@ -32,15 +33,18 @@ class ImageConvTranspose2d(nn.ConvTranspose2d):
     channels, 5×5, 14 → 28, batch 64) 4–9× faster forward and 1.4–2.9× forward+backward on
     AVX2 and AVX-512 code paths (BENCHMARKS.md, "The image step, the demo and the metrics on
     an AMD EPYC"). Elsewhere (GPU, autocast,
-    non-float32, tracing, which ONNX export does) it runs as ``nn.ConvTranspose2d``. Results agree
-    with oneDNN's to float32 rounding (a different summation order)."""
+    non-float32, tracing, which ONNX export does) it runs as ``nn.ConvTranspose2d``, and so it does
+    with ``GANKIT_PRIVATE_TORCH=0``: the kernel is private (``gankit/fastpaths.py``,
+    "im2col_conv_transpose"). Results agree with oneDNN's to float32 rounding (a different
+    summation order)."""
 
     MAX_CHANNELS = 4  # the im2col kernel wins up to here (1 and 3 measured)
 
     def forward(self, x: Tensor, output_size: list[int] | None = None) -> Tensor:
         if (output_size is not None or not x.is_cpu or x.dtype != torch.float32 or self.groups != 1
                 or self.out_channels > self.MAX_CHANNELS or torch.is_autocast_enabled("cpu")
-                or torch.jit.is_scripting() or torch.jit.is_tracing()):  # (ONNX export traces)
+                or torch.jit.is_scripting() or torch.jit.is_tracing()  # (ONNX export traces)
+                or not fastpaths.enabled("im2col_conv_transpose")):
             return super().forward(x, output_size)
         return torch._C._nn.slow_conv_transpose2d(x, self.weight, self.kernel_size, self.bias, self.stride,
                                                   self.padding, self.output_padding, self.dilation)

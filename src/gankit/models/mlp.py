@@ -11,6 +11,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils.parametrizations import spectral_norm as _spectral_norm
 
+import gankit.fastpaths as fastpaths
 from gankit.errors import ConfigError
 from gankit.models.fused import ChainSpec, mlp_chain
 from gankit.models.layers import MinibatchDiscrimination, MinibatchStd, count_parameters, leaky_relu
@@ -224,9 +225,16 @@ def _use_chain(chain, x: Tensor) -> bool:
 
 
 def has_layer_hooks(layers) -> bool:
-    """Whether any of ``layers`` has forward (pre-)hooks or backward hooks of its own."""
-    return any(layer._forward_hooks or layer._forward_pre_hooks or layer._backward_hooks
-               or layer._backward_pre_hooks for layer in layers)
+    """Whether any of ``layers`` has forward (pre-)hooks or backward hooks of its own. The hook
+    tables are private (fastpaths "module_hooks"): True, so the modules are called, where they
+    cannot be read (``GANKIT_PRIVATE_TORCH=0``, or a PyTorch without them)."""
+    if not fastpaths.enabled("module_hooks"):
+        return True
+    try:
+        return any(layer._forward_hooks or layer._forward_pre_hooks or layer._backward_hooks
+                   or layer._backward_pre_hooks for layer in layers)
+    except AttributeError:
+        return True
 
 
 def _chain_of(net: nn.Sequential, slope: float, output: str, dropout: float) -> ChainSpec | None:

@@ -8,7 +8,9 @@ per optimizer inside a ring8 step, where it runs cache-cold (BENCHMARKS.md, "Tra
 optimizer object stays the source of truth: its ``state_dict`` is what checkpoints save,
 and whenever its state or parameter groups are replaced (``load_state_dict``), a gradient
 is missing, step hooks are registered, or an option the kernel call below does not cover is
-set, the step is simply ``optimizer.step()``.
+set, the step is simply ``optimizer.step()``. The kernel and the hook tables are private PyTorch
+APIs, fenced in ``gankit/fastpaths.py`` ("fused_adam", "optimizer_hooks"): with
+``GANKIT_PRIVATE_TORCH=0`` (or a PyTorch without them) every step is ``optimizer.step()``.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import torch
 import torch.optim.optimizer as _optimizer_module
 from torch import nn
 
+import gankit.fastpaths as fastpaths
 from gankit.config import TrainConfig
 
 if TYPE_CHECKING:  # the step imports this module
@@ -53,11 +56,16 @@ _PLAIN_OPTIONS = {"fused": True, "amsgrad": False, "maximize": False, "different
 
 
 def _has_step_hooks(optimizer: torch.optim.Optimizer) -> bool:
-    """Step hooks (the optimizer's own or global ones) run only inside ``optimizer.step()``."""
-    return bool(getattr(optimizer, "_optimizer_step_pre_hooks", None)
-                or getattr(optimizer, "_optimizer_step_post_hooks", None)
-                or getattr(_optimizer_module, "_global_optimizer_pre_hooks", None)
-                or getattr(_optimizer_module, "_global_optimizer_post_hooks", None))
+    """Step hooks (the optimizer's own or global ones) run only inside ``optimizer.step()``.
+    True where the hook tables (private: fastpaths "optimizer_hooks") cannot be read."""
+    if not fastpaths.enabled("optimizer_hooks"):
+        return True
+    try:
+        return bool(optimizer._optimizer_step_pre_hooks or optimizer._optimizer_step_post_hooks
+                    or _optimizer_module._global_optimizer_pre_hooks
+                    or _optimizer_module._global_optimizer_post_hooks)
+    except AttributeError:
+        return True
 
 
 class FusedAdamStep:
@@ -102,7 +110,7 @@ class FusedAdamStep:
                 or len(self._groups) != len(opt.param_groups):
             self._groups = self._gather()
             self._of = (opt.state, opt.param_groups)
-        if self._groups is None or _has_step_hooks(opt):
+        if self._groups is None or not fastpaths.enabled("fused_adam") or _has_step_hooks(opt):
             opt.step()
             self._groups = self._gather()  # the first step creates the state
             return

@@ -14,6 +14,9 @@ What keeps the step fast (measured in BENCHMARKS.md, "Training speed and distrib
 - fused Adam (one kernel per update) called directly (training/optim.py), per-step
   statistics kept in a device tensor (no ``.item()``, so no host-device sync per step).
 
+The private PyTorch calls here and in the modules above are fenced in ``gankit/fastpaths.py``;
+``GANKIT_PRIVATE_TORCH=0`` turns them all off.
+
 Under DDP (training/distributed.py) the trainer passes the wrapped networks as
 ``generator_train``/``discriminator_train``: their forward passes reduce gradients. Every
 other forward pass (D in the G step, the gradient penalty, D on fake when passes are
@@ -31,6 +34,7 @@ from enum import IntEnum
 import torch
 from torch import nn
 
+import gankit.fastpaths as fastpaths
 from gankit.config import ModelConfig, TrainConfig
 from gankit.objectives import Objective, gradient_penalty
 from gankit.sampling.latent import sample_latent
@@ -88,7 +92,11 @@ def update_ema(ema: nn.Module, generator: nn.Module, decay: float, pairs: EMAPai
     samples in eval mode). Integer buffers (batch counters) are copied.
     """
     ema_params, params, buffers = pairs or ema_pairs(ema, generator)
-    torch._foreach_lerp_(ema_params, params, 1.0 - decay)
+    if fastpaths.enabled("ema_foreach_lerp"):
+        torch._foreach_lerp_(ema_params, params, 1.0 - decay)
+    else:
+        for ema_param, param in zip(ema_params, params):
+            ema_param.lerp_(param, 1.0 - decay)
     for ema_buffer, buffer in buffers:
         if ema_buffer.is_floating_point():
             ema_buffer.lerp_(buffer, 1.0 - decay)
@@ -221,8 +229,10 @@ class AdversarialStep:
         """L2 norm of G's gradient (NaN when the diagnostics' columns are off)."""
         if not self.record_diagnostics:
             return self._nan
-        return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(
-            [p.grad for p in g_params if p.grad is not None])))
+        grads = [p.grad for p in g_params if p.grad is not None]
+        if fastpaths.enabled("grad_norm_foreach_norm"):
+            return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
+        return torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads]))
 
     def update_ema(self, generator_steps: int, pairs: EMAPairs | None) -> None:
         """The EMA of G after a G step (``pairs``: ``prepared().ema``)."""
