@@ -40,6 +40,7 @@ def train(
                                                  "one per GPU, or gloo on CPU); train.batch_size is the global batch."),
 ) -> None:
     """Train a GAN; writes config.toml, metrics.jsonl, checkpoints/, samples/ and plots/ to the run folder."""
+    from gankit.files.rundir import RunPaths
     from gankit.run import train as train_run
     from gankit.training import distributed, launch
 
@@ -57,14 +58,16 @@ def train(
     if not distributed.is_main_process():
         return
     _print_metrics(run.metrics, title=f"final metrics · {run.path}")
-    written = [name for name in ("samples/", "plots/losses.png", "plots/metrics.png", "metrics.jsonl",
-                                 "final_metrics.json", "checkpoints/best.pt", "tb/") if (run.path / name).exists()]
+    paths = RunPaths(run.path)
+    written = [f"{path.relative_to(run.path).as_posix()}{'/' if path.is_dir() else ''}" for path in
+               (paths.samples, paths.plot("losses"), paths.plot("metrics"), paths.metrics, paths.final_metrics,
+                paths.best_checkpoint, paths.tensorboard) if path.exists()]
     out.print(f"run folder: [bold]{run.path}[/bold]  ({', '.join(written)})")
     for diagnosis in run.diagnostics:
         out.print(f"[yellow]diagnosis: {diagnosis['kind'].replace('_', ' ')} since epoch {diagnosis['since_epoch']}: "
                   f"{diagnosis['message']}[/yellow]")
-    if (run.path / "report.html").exists():
-        out.print(f"report: [bold]{run.path / 'report.html'}[/bold]  (open it in a browser)")
+    if paths.report.exists():
+        out.print(f"report: [bold]{paths.report}[/bold]  (open it in a browser)")
 
 
 @app.command()

@@ -21,6 +21,7 @@ from gankit.config.schema import Config
 from gankit.config.validate import validate
 from gankit.errors import ConfigError
 from gankit.files.reading import read_bytes
+from gankit.files.rundir import RunPaths
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -212,8 +213,8 @@ def load_config(target: str | Path | None = None, overrides: list[str] | None = 
     config = Config()
     if target is not None:
         path = Path(target)
-        if path.is_dir() and (path / "config.toml").is_file():
-            path = path / "config.toml"
+        if path.is_dir() and RunPaths(path).config.is_file():
+            path = RunPaths(path).config
         if path.suffix == ".toml" or (path.exists() and not path.is_dir()):
             if not path.exists():
                 raise ConfigError(f"config file '{path}' does not exist")

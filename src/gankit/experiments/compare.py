@@ -25,6 +25,7 @@ from gankit.experiments.runs import ComparedRun, load_runs, varied_keys
 from gankit.files.atomic import write_text
 from gankit.files.owner import check_new, new_location
 from gankit.experiments.tables import build_table, to_csv, to_html, to_markdown
+from gankit.files.rundir import RunPaths
 
 LOSS_KEYS = ("g_loss", "d_loss_real", "d_loss_fake")
 PAGE_STYLE = """body{font-family:system-ui,sans-serif;margin:2em;max-width:1400px;color:#222}
@@ -113,7 +114,7 @@ def write_index(out: Path, runs: Sequence[ComparedRun], figures: Sequence[Path],
     by_name = {p.name: p for p in figures if p.suffix == ".png" and p.parent == out}
     singles = [p for p in figures if p.suffix == ".png" and p.parent == out / "metrics"]
     def link(run: ComparedRun) -> str:  # the run's own report page when it has one
-        report = run.path / "report.html"
+        report = RunPaths(run.path).report
         return html.escape(_relative(report if report.is_file() else run.path, out))
 
     items = "".join(

@@ -19,6 +19,7 @@ from gankit.experiments.grid import short_names
 from gankit.files.reading import optional_file
 from gankit.files.records import read_records
 from gankit.numbers import float_text
+from gankit.files.rundir import RunPaths
 
 # Settings that say where or how verbosely a run trained, not what it is.
 NOT_SETTINGS = frozenset({"description", "train.progress", "train.device"})
@@ -42,12 +43,12 @@ class ComparedRun:
 
     @property
     def last_sample(self) -> Path | None:
-        pictures = sorted(p for p in (self.path / "samples").glob("epoch_*.png") if p.is_file())
+        pictures = RunPaths(self.path).sample_grids()
         return pictures[-1] if pictures else None
 
 
 def _is_run(path: Path) -> bool:
-    return (path / "config.toml").is_file()
+    return RunPaths(path).config.is_file()
 
 
 def _sweep_order(folder: Path) -> dict[str, int]:
@@ -103,7 +104,7 @@ def find_runs(paths: Sequence[str | Path], notes: list[str] | None = None) -> li
 
 def _flat_settings(path: Path) -> dict[str, Any]:
     try:
-        config = load_config(path / "config.toml")
+        config = load_config(RunPaths(path).config)
     except GankitError as exc:
         raise GankitError(f"{path}: its config.toml cannot be read: {exc}") from None
     flat = {"description": config.description}
@@ -114,7 +115,7 @@ def _flat_settings(path: Path) -> dict[str, Any]:
 
 
 def _final(path: Path) -> dict[str, Any]:
-    file = path / "final_metrics.json"
+    file = RunPaths(path).final_metrics
     if optional_file(file, "run file", GankitError) is None:
         return {}
     try:
@@ -162,7 +163,7 @@ def load_runs(paths: Sequence[str | Path]) -> tuple[list[ComparedRun], list[str]
     because it has not logged an epoch yet; raises when no run is left."""
     runs, warnings = [], []
     for path in find_runs(paths, warnings):
-        records = [r for r in read_records(path / "metrics.jsonl") if "epoch" in r]
+        records = [r for r in read_records(RunPaths(path).metrics) if "epoch" in r]
         if not records:
             warnings.append(f"{path}: no epochs in metrics.jsonl yet; left out")
             continue

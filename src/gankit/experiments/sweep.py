@@ -30,6 +30,7 @@ from gankit.experiments.grid import (
 )
 from gankit.files.checkpoint import epoch_checkpoints
 from gankit.files.reading import optional_file
+from gankit.files.rundir import RunPaths
 
 SWEEP_FILE = "sweep.json"
 # Settings that may change between a run's start and its resumption without making it another run.
@@ -65,10 +66,11 @@ def _target_text(target: str | Path) -> str:
 
 
 def _read_final(path: Path) -> dict[str, Any]:
-    if optional_file(path / "final_metrics.json", "run file", GankitError) is None:
+    file = RunPaths(path).final_metrics
+    if optional_file(file, "run file", GankitError) is None:
         return {}
     try:
-        return json.loads((path / "final_metrics.json").read_text(encoding="utf-8"))
+        return json.loads(file.read_text(encoding="utf-8"))
     except (OSError, ValueError):  # missing, not JSON, or not UTF-8
         return {}
 
@@ -79,10 +81,10 @@ def run_state(path: Path, epochs: int) -> str:
     final = _read_final(path)
     if final and (final.get("epoch") == epochs or final.get("stopped_by")):
         return "finished"
-    if not (path / "config.toml").is_file():
+    paths = RunPaths(path)
+    if not paths.config.is_file():
         return "new"
-    checkpoints = path / "checkpoints"
-    if (checkpoints / "last.pt").is_file() or epoch_checkpoints(checkpoints):
+    if paths.last_checkpoint.is_file() or epoch_checkpoints(paths.checkpoints):
         return "resume"
     return "restart"
 
@@ -95,7 +97,7 @@ def _flat(config: Config) -> dict[str, Any]:
 def _foreign_keys(path: Path, expected: Config) -> list[str]:
     """Config keys in which the run already in ``path`` differs from this grid point's config."""
     try:
-        existing = _flat(load_config(path / "config.toml"))
+        existing = _flat(load_config(RunPaths(path).config))
     except GankitError:
         return ["config.toml (unreadable)"]
     wanted = _flat(expected)

@@ -47,6 +47,36 @@ class RunPaths:
         return self.root / "plots"
 
     @property
+    def report(self) -> Path:
+        return self.root / "report.html"
+
+    @property
+    def tensorboard(self) -> Path:
+        return self.root / "tb"
+
+    @property
+    def last_checkpoint(self) -> Path:
+        return self.checkpoints / "last.pt"
+
+    @property
+    def best_checkpoint(self) -> Path:
+        return self.checkpoints / "best.pt"
+
+    def checkpoint(self, name: str) -> Path:
+        """``checkpoints/NAME.pt`` (``last``, ``best``, ``epoch_0003``)."""
+        return self.checkpoints / f"{name}.pt"
+
+    def sample_grid(self, epoch: int) -> Path:
+        return self.samples / f"epoch_{epoch:04d}.png"
+
+    def sample_grids(self) -> list[Path]:
+        """The sample pictures of every epoch that drew one, oldest first."""
+        return sorted(p for p in self.samples.glob("epoch_*.png") if p.is_file())
+
+    def plot(self, name: str) -> Path:
+        return self.plots / f"{name}.png"
+
+    @property
     def marker(self) -> Path:
         return self.root / MARKER_NAME
 

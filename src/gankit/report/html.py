@@ -15,6 +15,7 @@ from typing import Callable
 
 from gankit.errors import GankitError
 from gankit.files.atomic import write_text
+from gankit.files.rundir import RunPaths
 from gankit.report import html_parts as parts
 from gankit.report.html_data import (
     active_diagnostics,
@@ -138,6 +139,7 @@ def write_report(run_dir: str | Path, on_warning: Callable[[str], None] | None =
     sees the old page or the new one, never half of one.
     """
     root = Path(run_dir)
-    if not ((root / "config.toml").is_file() or (root / "metrics.jsonl").is_file()):
+    paths = RunPaths(root)
+    if not (paths.config.is_file() or paths.metrics.is_file()):
         raise GankitError(f"'{root}' is not a run folder (no config.toml or metrics.jsonl)")
-    return write_text(root / REPORT_NAME, render_report(root, on_warning))
+    return write_text(paths.report, render_report(root, on_warning))

@@ -22,6 +22,7 @@ from gankit.errors import GankitError
 from gankit.files.atomic import write_text
 from gankit.files.reading import optional_file
 from gankit.files.records import read_records
+from gankit.files.rundir import RunPaths
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -98,25 +99,26 @@ def read_run_files(run_dir: str | Path, on_warning: Callable[[str], None] | None
     """Gather the run folder's files; any of them may be missing or damaged (a damaged
     line of metrics.jsonl is skipped and reported to ``on_warning``)."""
     root = Path(run_dir)
+    paths = RunPaths(root)
     files = RunFiles(root=root)
-    config_path = root / "config.toml"
+    config_path = paths.config
     try:
         optional_file(config_path, "run file", GankitError)
         files.config_text = config_path.read_text(encoding="utf-8")
         files.config = tomllib.loads(files.config_text)
     except (OSError, ValueError):  # missing, not UTF-8, or not TOML
         files.config = {}
-    files.records = read_records(root / "metrics.jsonl", on_warning=on_warning)
-    files.final = _read_json(root / "final_metrics.json")
+    files.records = read_records(paths.metrics, on_warning=on_warning)
+    files.final = _read_json(paths.final_metrics)
     files.drs_eval = _read_json(root / DRS_FILE)
     samples = []
-    for path in (root / "samples").glob("epoch_*.png"):
+    for path in paths.sample_grids():
         match = SAMPLE_NAME.search(path.name)
-        if match and path.is_file():
+        if match:
             samples.append((int(match.group(1)), _versioned(root, path)))
     files.samples = sorted(samples, reverse=True)
     for name in ("losses", "metrics"):
-        path = root / "plots" / f"{name}.png"
+        path = paths.plot(name)
         if path.is_file():
             files.plots[name] = _versioned(root, path)
     try:
@@ -125,7 +127,7 @@ def read_run_files(run_dir: str | Path, on_warning: Callable[[str], None] | None
         files.skipped_count = sum(1 for line in lines if line.strip() and not line.startswith("#"))
     except OSError:
         pass
-    mtimes = [p.stat().st_mtime for p in (config_path, root / "metrics.jsonl", root / "final_metrics.json")
+    mtimes = [p.stat().st_mtime for p in (config_path, paths.metrics, paths.final_metrics)
               if p.exists()]
     files.updated = max(mtimes, default=time.time())
     return files

@@ -27,9 +27,9 @@ def report_run(path: str | Path) -> Path:
     from gankit.report.html import write_report
 
     root = Path(path)
-    if not (root / "config.toml").exists():
+    if not RunPaths(root).config.exists():
         raise GankitError(f"'{root}' is not a run folder (no config.toml)")
-    regular_file(root / "config.toml", "run file", GankitError)  # never a FIFO that would block
+    regular_file(RunPaths(root).config, "run file", GankitError)  # never a FIFO that would block
     owner.check_run(root)
     with RunLock(root, "gankit report"):
         owner.own_run(root)
@@ -43,7 +43,7 @@ def load_run(path: str | Path, checkpoint: str = "last") -> Run:
     The generator is the EMA copy when the run kept one (that is what it evaluated).
     """
     root = Path(path)
-    if not (root / "config.toml").is_file():
+    if not RunPaths(root).config.is_file():
         raise GankitError(f"'{root}' is not a run folder (no config.toml)")
     directory = RunPaths(root).checkpoints
     if checkpoint == "last":
@@ -79,17 +79,17 @@ def export_run(path: str | Path, output: str | Path, file_format: str, *, checkp
     check_format(file_format)
     root = Path(path)
     claim_file(output, force=force)  # refused before the run is loaded, not after it
-    if not (root / "config.toml").is_file():
+    if not RunPaths(root).config.is_file():
         raise ConfigError(f"'{root}' is not a run folder (no config.toml): there is no generator to export")
-    chosen = Path(checkpoint) if checkpoint.endswith(".pt") else root / "checkpoints" / f"{checkpoint}.pt"
+    chosen = Path(checkpoint) if checkpoint.endswith(".pt") else RunPaths(root).checkpoint(checkpoint)
     if checkpoint != "last" and not chosen.is_file():
         raise ConfigError(f"--checkpoint {checkpoint}: '{chosen}' does not exist; use last, best or a .pt file")
     try:
         run = load_run(root, checkpoint)
     except CheckpointError:
-        if checkpoint == "last" and not any((root / "checkpoints").glob("*.pt")):
+        if checkpoint == "last" and not any(RunPaths(root).checkpoints.glob("*.pt")):
             raise ConfigError(f"'{root}' has no trained generator to export (no checkpoint in "
-                              f"{root / 'checkpoints'}); train it first") from None
+                              f"{RunPaths(root).checkpoints}); train it first") from None
         raise
     return export_generator(run, output, file_format, uint8=uint8, force=force)
 

@@ -10,6 +10,7 @@ from gankit.errors import GankitError
 from gankit.files.owner import resolve_output
 from gankit.run.handle import Run
 from gankit.run.load import load_run
+from gankit.files.rundir import RunPaths
 
 
 def default_run_dir(target: str | Path | None) -> Path:
@@ -35,9 +36,9 @@ def train(config: Config | dict | str | Path | None = None, *, overrides: list[s
 
     if resume:
         run_dir = Path(out or config)
-        if not (run_dir / "config.toml").is_file():
+        if not RunPaths(run_dir).config.is_file():
             raise GankitError(f"cannot resume: '{run_dir}' is not a run folder (no config.toml)")
-        resolved = load_config(run_dir / "config.toml", overrides)
+        resolved = load_config(RunPaths(run_dir).config, overrides)
     else:
         resolved = coerce_config(config, overrides)
         run_dir = Path(out) if out else default_run_dir(config if isinstance(config, (str, Path)) else None)
@@ -52,7 +53,7 @@ def train(config: Config | dict | str | Path | None = None, *, overrides: list[s
     else:  # other ranks may run on machines that do not hold the run folder
         models = trainer.models
         run = Run(run_dir, resolved, models.generator.cpu().eval(), models.discriminator.cpu().eval(),
-                  run_dir / "checkpoints" / "last.pt", tuple(trainer.dataset.sample_shape),
+                  RunPaths(run_dir).last_checkpoint, tuple(trainer.dataset.sample_shape),
                   class_names=trainer.class_names)
     distributed.teardown(place)
     return run

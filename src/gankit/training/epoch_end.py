@@ -36,7 +36,7 @@ def end_epoch(trainer: Trainer, records: list[dict[str, Any]]) -> None:
         key = quality_key(metrics, c.eval.select, c.objective.name)
         if key and (trainer.best_key is None or key > trainer.best_key):
             trainer.best_key = key
-            ckpt.save_checkpoint({**trainer.state_dict(), "metrics": metrics}, trainer.paths.checkpoints / "best.pt")
+            ckpt.save_checkpoint({**trainer.state_dict(), "metrics": metrics}, trainer.paths.best_checkpoint)
         if trainer.stop_rule is not None and trainer.stop_rule.reached(metrics):
             trainer.stopped_by = f"{trainer.stop_rule} reached at epoch {trainer.epoch}"
             record["stopped_by"] = trainer.stopped_by
@@ -53,7 +53,7 @@ def end_epoch(trainer: Trainer, records: list[dict[str, Any]]) -> None:
         plot_epoch(trainer.sampling_generator, trainer.fixed_latents, trainer.dataset, c, trainer.epoch, records,
                    trainer.paths.samples, trainer.paths.plots, trainer.fixed_labels)
         if trainer.tensorboard is not None:
-            trainer.tensorboard.log_image("samples", trainer.paths.samples / f"epoch_{trainer.epoch:04d}.png",
+            trainer.tensorboard.log_image("samples", trainer.paths.sample_grid(trainer.epoch),
                                           trainer.step)
         write_report_safely(trainer.paths.root)
     elif _due(trainer.epoch, c.eval.every, last):  # new metrics: the curves and the page follow

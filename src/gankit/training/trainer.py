@@ -140,7 +140,7 @@ class Trainer:
             self.lock = self.paths.create(force=force)
         if not self.is_main:  # dropout masks differ per rank (rank 0 keeps the one-process stream)
             torch.manual_seed(t.seed + 7919 * self.place.rank + self.step)
-        self.tensorboard = TensorBoardLog(self.paths.root / "tb", purge_step=self.step + 1 if resume else None) \
+        self.tensorboard = TensorBoardLog(self.paths.tensorboard, purge_step=self.step + 1 if resume else None) \
             if t.tensorboard and self.is_main else None
         if not self.is_main:
             return
@@ -174,7 +174,7 @@ class Trainer:
     def _restore(self) -> None:
         try:
             folder = self.paths.checkpoints
-            if not (folder / "last.pt").exists() and not ckpt.epoch_checkpoints(folder):
+            if not self.paths.last_checkpoint.exists() and not ckpt.epoch_checkpoints(folder):
                 raise CheckpointError(f"nothing to resume in {self.paths.root}: no checkpoint was saved; "
                                       f"{self._start_again()}")
             state, path, warnings = ckpt.load_latest(self.paths.checkpoints, map_location=self.device)
@@ -208,7 +208,7 @@ class Trainer:
         return f"start again with: gankit train {self.paths.config} --out {self.paths.root} --force"
 
     def save(self, *, epoch_file: bool) -> Path:
-        last = self.paths.checkpoints / "last.pt"
+        last = self.paths.last_checkpoint
         if epoch_file:
             ckpt.save_checkpoint(self.state_dict(), last, self.paths.checkpoints / f"epoch_{self.epoch:04d}.pt")
             ckpt.prune_checkpoints(self.paths.checkpoints, self.config.train.keep_checkpoints)
@@ -235,7 +235,7 @@ class Trainer:
             return
         row, value = found
         step = self.epoch * self.steps_per_epoch + start + row + 1
-        last = self.paths.checkpoints / "last.pt"
+        last = self.paths.last_checkpoint
         kept = f"the last good checkpoint is {last}" if last.exists() else "no checkpoint had been saved yet"
         raise TrainingDiverged(
             f"loss became {value} at step {step} (epoch {self.epoch + 1}, objective "
@@ -319,7 +319,7 @@ class Trainer:
                     if records:
                         progress.epoch_done(self.epoch, records[-1])
         except KeyboardInterrupt:
-            path = self.save(epoch_file=False) if self.is_main else self.paths.checkpoints / "last.pt"
+            path = self.save(epoch_file=False) if self.is_main else self.paths.last_checkpoint
             raise TrainingInterrupted(
                 f"interrupted at step {self.step} (epoch {self.epoch + 1}); checkpoint saved to {path}; "
                 f"continue with: gankit train {self.paths.root} --resume"
