@@ -32,10 +32,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from gankit.config.schema import AUGMENT_OPERATIONS
+from gankit.config.registry import AUGMENT_NAMES
 from gankit.errors import ConfigError
 
-OPERATIONS = AUGMENT_OPERATIONS
+OPERATIONS = AUGMENT_NAMES
 TRANSLATION_RATIO = 0.125
 CUTOUT_RATIO = 0.5
 
