@@ -24,7 +24,7 @@ from pathlib import Path
 import torch
 
 import gankit
-from gankit.objectives import OBJECTIVE_NAMES, build_objective
+from gankit.objectives import OBJECTIVES, build_objective
 
 TINY = [
     "data.name=ring8", "data.n_samples=512", "train.batch_size=64", "model.g_hidden=16,16",
@@ -34,6 +34,7 @@ TINY = [
 ]
 MNIST = ["data.limit=256", "train.epochs=3", "model.base_width=8", "eval.every=0", "eval.n=200",
          "train.progress=false", "train.sample_every=0", "train.tensorboard=false", "eval.bootstrap=0"]
+OBJECTIVE_NAMES = tuple(OBJECTIVES)
 SATURATING = ("bce", "boundary", "kl", "reverse_kl", "js", "pearson", "hellinger", "tv")
 
 CASES: dict[str, tuple[str | None, list[str]]] = {

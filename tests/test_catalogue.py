@@ -16,7 +16,7 @@ from gankit.data.toy2d import TOY2D_NAMES
 from gankit.models import DCGAN_STYLES, MODEL_FAMILIES
 from gankit.models.mlp import PACK_INITS
 from gankit.models.mlp import OUTPUT_ACTIVATIONS
-from gankit.objectives import GENERATOR_LOSSES, OBJECTIVE_NAMES
+from gankit.objectives import GENERATOR_LOSSES, OBJECTIVES
 from gankit.sampling.latent import LATENT_DISTRIBUTIONS
 
 
@@ -59,7 +59,7 @@ def _choices(section: str, name: str) -> tuple[str, ...]:
     ("model.pack_init", PACK_INITS),
     ("model.g_output", tuple(OUTPUT_ACTIVATIONS)),
     ("model.latent_distribution", LATENT_DISTRIBUTIONS),
-    ("objective.name", OBJECTIVE_NAMES),
+    ("objective.name", OBJECTIVES),
     ("objective.generator_loss", GENERATOR_LOSSES),
 ])
 def test_config_choices_equal_the_registries(key, registry):
