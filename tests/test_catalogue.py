@@ -11,7 +11,7 @@ import pytest
 from gankit import catalogue
 from gankit.config import key_docs, valid_keys
 from gankit.config.schema import Config
-from gankit.data import DATASET_NAMES
+from gankit.data import DATASETS
 from gankit.data.toy2d import TOY2D_NAMES
 from gankit.models import DCGAN_STYLES, MODEL_FAMILIES
 from gankit.models.mlp import PACK_INITS
@@ -53,7 +53,7 @@ def _choices(section: str, name: str) -> tuple[str, ...]:
 
 
 @pytest.mark.parametrize(("key", "registry"), [
-    ("data.name", DATASET_NAMES),
+    ("data.name", DATASETS),
     ("model.family", MODEL_FAMILIES),
     ("model.dcgan_style", DCGAN_STYLES),
     ("model.pack_init", PACK_INITS),
@@ -67,7 +67,7 @@ def test_config_choices_equal_the_registries(key, registry):
 
 
 def test_toy_sets_are_data_names():
-    assert set(TOY2D_NAMES) <= set(DATASET_NAMES)
+    assert set(TOY2D_NAMES) <= set(DATASETS)
 
 
 def test_every_config_key_is_documented():
