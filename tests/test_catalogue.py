@@ -18,6 +18,7 @@ from gankit.models.mlp import PACK_INITS
 from gankit.models.mlp import OUTPUT_ACTIVATIONS
 from gankit.objectives import GENERATOR_LOSSES, OBJECTIVES
 from gankit.sampling.latent import LATENT_DISTRIBUTIONS
+from gankit.training.augment import AUGMENTATIONS
 
 
 def test_every_metric_has_a_direction_and_a_description():
@@ -66,8 +67,20 @@ def test_config_choices_equal_the_registries(key, registry):
     assert set(_choices(*key.split("."))) == set(registry)
 
 
-def test_toy_sets_are_data_names():
-    assert set(TOY2D_NAMES) <= set(DATASETS)
+@pytest.mark.parametrize("registry", [DATASETS, MODEL_FAMILIES, DCGAN_STYLES, OBJECTIVES, AUGMENTATIONS],
+                         ids=lambda registry: registry.names.key)
+def test_config_declares_the_built_ins_of_every_registry(registry):
+    """config/registry.py lists every built-in (config cannot import the registries), in the
+    registry's order; a record's fact (a dataset's kind, an objective's saturating G loss) is
+    checked against the declared one when it registers."""
+    assert registry.names.declared == tuple(registry)
+
+
+def test_image_datasets_are_the_image_kind():
+    from gankit.config.registry import DATA_NAMES
+
+    assert DATA_NAMES.where("images") == tuple(name for name, record in DATASETS.items() if record.kind == "images")
+    assert set(TOY2D_NAMES) <= set(DATA_NAMES.where("points"))
 
 
 def test_every_config_key_is_documented():
