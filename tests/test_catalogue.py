@@ -11,13 +11,14 @@ import pytest
 from gankit import catalogue
 from gankit.config import key_docs, valid_keys
 from gankit.config.schema import Config
-from gankit.data import DATASET_NAMES
+from gankit.data import DATASETS
 from gankit.data.toy2d import TOY2D_NAMES
 from gankit.models import DCGAN_STYLES, MODEL_FAMILIES
 from gankit.models.mlp import PACK_INITS
 from gankit.models.mlp import OUTPUT_ACTIVATIONS
-from gankit.objectives import GENERATOR_LOSSES, OBJECTIVE_NAMES
+from gankit.objectives import GENERATOR_LOSSES, OBJECTIVES
 from gankit.sampling.latent import LATENT_DISTRIBUTIONS
+from gankit.training.augment import AUGMENTATIONS
 
 
 def test_every_metric_has_a_direction_and_a_description():
@@ -50,21 +51,33 @@ def _choices(section: str, name: str) -> tuple[str, ...]:
 
 
 @pytest.mark.parametrize(("key", "registry"), [
-    ("data.name", DATASET_NAMES),
+    ("data.name", DATASETS),
     ("model.family", MODEL_FAMILIES),
     ("model.dcgan_style", DCGAN_STYLES),
     ("model.pack_init", PACK_INITS),
     ("model.g_output", tuple(OUTPUT_ACTIVATIONS)),
     ("model.latent_distribution", LATENT_DISTRIBUTIONS),
-    ("objective.name", OBJECTIVE_NAMES),
+    ("objective.name", OBJECTIVES),
     ("objective.generator_loss", GENERATOR_LOSSES),
 ])
 def test_config_choices_equal_the_registries(key, registry):
     assert set(_choices(*key.split("."))) == set(registry)
 
 
-def test_toy_sets_are_data_names():
-    assert set(TOY2D_NAMES) <= set(DATASET_NAMES)
+@pytest.mark.parametrize("registry", [DATASETS, MODEL_FAMILIES, DCGAN_STYLES, OBJECTIVES, AUGMENTATIONS],
+                         ids=lambda registry: registry.names.key)
+def test_config_declares_the_built_ins_of_every_registry(registry):
+    """config/registry.py lists every built-in (config cannot import the registries), in the
+    registry's order; a record's fact (a dataset's kind, an objective's saturating G loss) is
+    checked against the declared one when it registers."""
+    assert registry.names.declared == tuple(registry)
+
+
+def test_image_datasets_are_the_image_kind():
+    from gankit.config.registry import DATA_NAMES
+
+    assert DATA_NAMES.where("images") == tuple(name for name, record in DATASETS.items() if record.kind == "images")
+    assert set(TOY2D_NAMES) <= set(DATA_NAMES.where("points"))
 
 
 def test_every_config_key_is_documented():

@@ -14,7 +14,7 @@ from scipy import integrate, optimize, stats
 from gankit.errors import ConfigError, GankitError
 from gankit.objectives import (
     F_DIVERGENCES,
-    OBJECTIVE_NAMES,
+    OBJECTIVES,
     Objective,
     build_objective,
     f_activation,
@@ -23,6 +23,7 @@ from gankit.objectives import (
     gradient_penalty,
 )
 
+OBJECTIVE_NAMES = tuple(OBJECTIVES)
 V_REAL = [0.5, -1.0]
 V_FAKE = [0.2, 2.0]
 

@@ -27,6 +27,7 @@ from gankit.metrics.boundary import boundary_scores
 from gankit.metrics.images import FeatureSet, score_features
 from gankit.metrics.toy2d import evaluate_points
 from gankit.metrics.conditional import conditional_scores
+from gankit.objectives import OBJECTIVES
 from gankit.sampling.generate import generate
 from gankit.sampling.labels import draw_labels
 
@@ -38,11 +39,6 @@ class FeatureExtractor(Protocol):
     name: str
 
     def extract(self, images: Tensor, batch_size: int = ...) -> tuple[Tensor, Tensor]: ...
-
-
-# Objectives whose discriminator output is a logit, so σ(D) is the probability the lung-cell
-# boundary-loss study's scores use.
-LOGIT_OBJECTIVES = ("bce", "boundary")
 
 
 def reference_order(dataset: Dataset, n: int, seed: int) -> torch.Tensor:
@@ -181,7 +177,7 @@ class Scorer:
                                                getattr(self._extractor, "class_names", []))
                 scores["warnings"] = scores.get("warnings", []) + per_class.pop("warnings")
                 scores.update(per_class)
-        if discriminator is not None and self.config.objective.name in LOGIT_OBJECTIVES and fake.ndim == 4:
+        if discriminator is not None and OBJECTIVES[self.config.objective.name].logit and fake.ndim == 4:
             scores.update(boundary_for(discriminator, real, fake, self.config.model.pack, self.device,
                                        real_labels, fake_labels))
         return scores

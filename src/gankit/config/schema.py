@@ -10,24 +10,27 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from collections.abc import Sequence
 from typing import Any
 
 import tomli_w
 
+from gankit.config.registry import AUGMENT_NAMES, DATA_NAMES, DCGAN_STYLE_NAMES, MODEL_FAMILY_NAMES, OBJECTIVE_NAMES
 
 FEATURE_SPACES = ("auto", "evaluator", "inception")  # or the path of a `gankit classify` best.pt
 
 
-def _key(default: Any, doc: str, choices: tuple[str, ...] = ()) -> Any:
+def _key(default: Any, doc: str, choices: Sequence[str] = ()) -> Any:
     """A config field: its default, what it means (``gankit config --keys``) and, for a string
-    with ``choices``, the only values it accepts."""
+    with ``choices``, the only values it accepts (a registry's names: read when checked, so a
+    name registered at run time counts)."""
     metadata = {"doc": doc, **({"choices": choices} if choices else {})}
     if isinstance(default, list):
         return field(default_factory=lambda: list(default), metadata=metadata)
     return field(default=default, metadata=metadata)
 
 
-def _choice(default: str, choices: tuple[str, ...], doc: str) -> Any:
+def _choice(default: str, choices: Sequence[str], doc: str) -> Any:
     return _key(default, doc, choices)
 
 
@@ -35,9 +38,7 @@ def _choice(default: str, choices: tuple[str, ...], doc: str) -> Any:
 class DataConfig:
     """What to train on: toy 2D sets, a user's points file, MNIST (plain, stacked, colour), or a folder of images."""
 
-    name: str = _choice("spiral", ("line", "parabola", "spiral", "ring8", "grid25", "points", "mnist",
-                                   "stacked-mnist", "colour-mnist", "folder"),
-                        "the training data (gankit.data's registry)")
+    name: str = _choice("spiral", DATA_NAMES, "the training data (gankit.data's registry)")
     path: str = _key("", "the points file (.csv/.npy), the MNIST IDX folder (mnist, stacked-mnist, colour-mnist) or "
                          "the image folder; '' = the default")
     n_samples: int = _key(10000, "samples drawn for toy 2D sets and Stacked MNIST")
@@ -56,8 +57,8 @@ class DataConfig:
 class ModelConfig:
     """Generator and discriminator architecture: MLP or DCGAN family."""
 
-    family: str = _choice("mlp", ("mlp", "dcgan"), "the network family (gankit.models' registry); dcgan needs images")
-    dcgan_style: str = _choice("tf", ("tf", "keras", "radford"),
+    family: str = _choice("mlp", MODEL_FAMILY_NAMES, "the network family (gankit.models' registry); dcgan needs images")
+    dcgan_style: str = _choice("tf", DCGAN_STYLE_NAMES,
                                "DCGAN layout: the TF 32×32 tutorial's, the Keras MNIST one's, or Radford et al.'s "
                                "4×4-kernel stride-2 stack (square sides 4·2^k: 32, 64, …)")
     base_width: int = _key(64, "DCGAN channel width (64 = the source studies' widths; narrower is faster on a CPU)")
@@ -91,8 +92,7 @@ class ModelConfig:
 class ObjectiveConfig:
     """The adversarial objective (formulas in gankit.objectives)."""
 
-    name: str = _choice("bce", ("bce", "lsgan", "hinge", "wgan-gp", "kl", "reverse_kl", "js", "pearson", "hellinger",
-                                "tv", "boundary"), "the adversarial objective (gankit.objectives' registry)")
+    name: str = _choice("bce", OBJECTIVE_NAMES, "the adversarial objective (gankit.objectives' registry)")
     generator_loss: str = _choice("nonsaturating", ("nonsaturating", "saturating"),
                                   "generator loss form; saturating applies to bce, boundary and the f-GAN objectives")
     label_smoothing: float = _key(1.0, "one-sided label smoothing: the real target, in (0, 1]; 1 = off")
@@ -108,9 +108,6 @@ class ObjectiveConfig:
                                            "0 = off")
 
 
-AUGMENT_OPERATIONS = ("color", "translation", "cutout", "flip")
-
-
 @dataclass
 class AugmentConfig:
     """Differentiable augmentation of what D sees (DiffAugment), with ADA's adaptive strength.
@@ -121,7 +118,7 @@ class AugmentConfig:
     `target`, by up to 1 per `speed_kimg` thousand real images.
     """
 
-    policy: str = _key("", "comma-separated operations from color, translation, cutout, flip; '' = off "
+    policy: str = _key("", f"comma-separated operations from {', '.join(AUGMENT_NAMES.declared)}; '' = off "
                            "(images only; DiffAugment's is color,translation,cutout)")
     p: float = _key(1.0, "probability each operation is applied to each image, in [0, 1] (fixed p)")
     adaptive: bool = _key(False, "ADA: adapt p during training from the sign of D's outputs on real images")

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from gankit.config.rules import parse_stop_rule, selection_direction
-from gankit.config.schema import AUGMENT_OPERATIONS, FEATURE_SPACES, Config
+from gankit.config.registry import AUGMENT_NAMES, DATA_NAMES, OBJECTIVE_NAMES
+from gankit.config.schema import FEATURE_SPACES, Config
 from gankit.errors import ConfigError
 
 
@@ -63,10 +64,10 @@ def validate(config: Config) -> Config:
         raise ConfigError(
             f"objective.label_smoothing: the real target must be in (0, 1], got {config.objective.label_smoothing}"
         )
-    if config.objective.generator_loss == "saturating" and config.objective.name in ("lsgan", "hinge", "wgan-gp"):
+    if config.objective.generator_loss == "saturating" and OBJECTIVE_NAMES.fact(config.objective.name) is False:
         raise ConfigError(
             f"objective.generator_loss: {config.objective.name} has one generator loss; "
-            "saturating applies to bce, boundary and the f-GAN objectives"
+            f"saturating applies to {', '.join(OBJECTIVE_NAMES.where(True))}"
         )
     _validate_small_data(config)
     if not 0 < config.objective.gamma <= 1:
@@ -104,9 +105,6 @@ def _check_features(features: str) -> None:
                       "(a best.pt of `gankit classify`)" + (f"; closest: '{close[0]}'" if close else ""))
 
 
-IMAGE_DATA = ("mnist", "stacked-mnist", "colour-mnist", "folder")
-
-
 def _check_batch_of_one(config: Config) -> None:
     """Batch norm and mode seeking compare the samples of a batch: one sample is refused here,
     not by a traceback at the first step."""
@@ -126,11 +124,11 @@ def _validate_small_data(config: Config) -> None:
     """The augment section and the R1/LeCam keys."""
     a, o = config.augment, config.objective
     operations = [name.strip() for name in a.policy.split(",") if name.strip()]
-    unknown = [name for name in operations if name not in AUGMENT_OPERATIONS]
+    unknown = [name for name in operations if name not in AUGMENT_NAMES]
     if unknown:
         raise ConfigError(f"augment.policy: unknown operation '{unknown[0]}'; use a comma-separated list of "
-                          f"{', '.join(AUGMENT_OPERATIONS)}")
-    if operations and config.data.name not in IMAGE_DATA:
+                          f"{', '.join(AUGMENT_NAMES)}")
+    if operations and DATA_NAMES.fact(config.data.name) != "images":
         raise ConfigError(f"augment.policy: augmentations act on images, and data.name={config.data.name} is a "
                           "point set; leave augment.policy empty")
     if not 0 <= a.p <= 1:

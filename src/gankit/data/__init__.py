@@ -1,4 +1,8 @@
-"""Datasets by name: ``load_dataset(config.data)`` returns tensors in memory plus what is known about them."""
+"""Datasets by name: ``load_dataset(config.data)`` returns tensors in memory plus what is known about them.
+
+Every dataset is one record in ``DATASETS`` (data/registry.py), registered below;
+``register_dataset`` adds another.
+"""
 
 from __future__ import annotations
 
@@ -11,35 +15,42 @@ from gankit.data.colour_mnist import load_colour_mnist
 from gankit.data.folder import load_folder, write_skip_list
 from gankit.data.mnist import load_mnist
 from gankit.data.points import load_points
+from gankit.data.registry import DATASETS, DatasetRecord, register_dataset
 from gankit.data.stacked import load_stacked_mnist
 from gankit.data.toy2d import TOY2D_NAMES, make_toy2d
+from gankit.errors import DataError
 
-__all__ = ["CurveGeometry", "DATASET_NAMES", "Dataset", "ModeGeometry", "load_dataset", "write_skip_list",
-           "TOY2D_NAMES"]
+__all__ = ["CurveGeometry", "DATASETS", "Dataset", "DatasetRecord", "ModeGeometry", "TOY2D_NAMES", "load_dataset",
+           "register_dataset", "write_skip_list"]
 
-# Every data.name ``load_dataset`` knows (config/schema.py's choices are tested equal to it).
-DATASET_NAMES: tuple[str, ...] = (*TOY2D_NAMES, "points", "mnist", "stacked-mnist", "colour-mnist",
-                                   "folder")
+
+def _toy2d(name: str) -> DatasetRecord:
+    return DatasetRecord(name, "points", lambda c, progress: make_toy2d(name, c.n_samples, c.seed))
+
+
+for _name in TOY2D_NAMES:
+    register_dataset(_toy2d(_name))
+register_dataset(DatasetRecord("points", "points", lambda c, progress: load_points(c.path)))
+register_dataset(DatasetRecord("mnist", "images", lambda c, progress: load_mnist(c.path or None, split=c.split)))
+register_dataset(DatasetRecord(
+    "stacked-mnist", "images",
+    lambda c, progress: load_stacked_mnist(c.n_samples, c.seed, c.path or None, split=c.split)))
+register_dataset(DatasetRecord(
+    "colour-mnist", "images", lambda c, progress: load_colour_mnist(c.path or None, split=c.split, seed=c.seed)))
+register_dataset(DatasetRecord(
+    "folder", "images",
+    lambda c, progress: load_folder(c.path, channels=c.channels, image_size=c.image_size, quarantine=c.quarantine,
+                                    progress=progress)))
 
 
 def load_dataset(data_config, *, progress: bool = False) -> Dataset:
-    """The training data named by a ``DataConfig``; ``data.limit`` > 0 keeps a seeded random subset."""
+    """The training data named by a ``DataConfig`` (a record of ``DATASETS``); ``data.limit`` > 0
+    keeps a seeded random subset."""
     c = data_config
-    if c.name in TOY2D_NAMES:
-        dataset = make_toy2d(c.name, c.n_samples, c.seed)
-    elif c.name == "points":
-        dataset = load_points(c.path)
-    elif c.name == "mnist":
-        dataset = load_mnist(c.path or None, split=c.split)
-    elif c.name == "stacked-mnist":
-        dataset = load_stacked_mnist(c.n_samples, c.seed, c.path or None, split=c.split)
-    elif c.name == "colour-mnist":
-        dataset = load_colour_mnist(c.path or None, split=c.split, seed=c.seed)
-    elif c.name == "folder":
-        dataset = load_folder(c.path, channels=c.channels, image_size=c.image_size, quarantine=c.quarantine,
-                              progress=progress)
-    else:  # config validation lists the names above (DATASET_NAMES)
-        raise ValueError(f"no loader for data.name={c.name}")
+    record = DATASETS[c.name]  # ConfigError naming the datasets for an unknown name
+    dataset = record.load(c, progress)
+    if dataset.kind != record.kind:
+        raise DataError(f"the loader of data.name={c.name} returned {dataset.kind}, but its record says {record.kind}")
     if 0 < c.limit < len(dataset.tensor):
         keep = torch.randperm(len(dataset.tensor), generator=torch.Generator().manual_seed(c.seed))[: c.limit]
         keep = keep.sort().values

@@ -28,6 +28,9 @@ Because the loss is then the unsmoothed one for the measures tP and
 (1 − t)P + Q, the optimal critic sees the weight ratio s = t·r / ((1 − t)·r + 1)
 instead of r = p/q; :meth:`Objective.log_density_ratio` inverts this,
 r = s / (t − (1 − t)·s), so its estimate of log p/q holds with smoothing on.
+
+Every objective is one record in ``OBJECTIVES`` (objectives/record.py): the built-ins register
+themselves in losses.py and fgan.py; ``register_objective`` adds another.
 """
 
 from __future__ import annotations
@@ -38,35 +41,32 @@ from types import MappingProxyType
 
 from torch import Tensor
 
+from gankit.config.registry import Names
 from gankit.errors import ConfigError
 from gankit.objectives.derivatives import d_score_gradients, g_score_gradient
 from gankit.objectives.fgan import (
-    F_DIVERGENCES, _unknown_message, f_activation, f_conjugate, f_conjugate_of_activation, f_gan_d_losses,
-    f_gan_g_loss,
+    F_DIVERGENCES, f_activation, f_conjugate, f_conjugate_of_activation, f_gan_d_losses, f_gan_g_loss,
 )
 from gankit.objectives.losses import (
     bce_d_losses, bce_fake_term, bce_g_loss, bce_real_term, boundary_d_losses, boundary_fake_term, critic_g_loss,
     gradient_penalty, hinge_d_losses, lsgan_d_losses, lsgan_g_loss, smoothed_real_term, wgan_d_losses,
 )
-from gankit.objectives.ratio import NO_DENSITY_RATIO, log_density_ratio
+from gankit.objectives.ratio import log_density_ratio
+from gankit.objectives.record import OBJECTIVES, ObjectiveRecord, register_objective
 
 __all__ = [
-    "F_DIVERGENCES", "GENERATOR_LOSSES", "OBJECTIVE_NAMES", "Objective", "bce_d_losses", "bce_fake_term",
-    "bce_g_loss", "bce_real_term", "boundary_d_losses", "boundary_fake_term", "build_objective", "critic_g_loss",
-    "f_activation", "f_conjugate", "f_conjugate_of_activation", "f_gan_d_losses", "f_gan_g_loss",
-    "gradient_penalty", "hinge_d_losses", "log_density_ratio", "lsgan_d_losses", "lsgan_g_loss",
-    "smoothed_real_term", "wgan_d_losses",
+    "F_DIVERGENCES", "GENERATOR_LOSSES", "NO_DENSITY_RATIO", "OBJECTIVES", "Objective", "ObjectiveRecord",
+    "bce_d_losses", "bce_fake_term", "bce_g_loss", "bce_real_term", "boundary_d_losses", "boundary_fake_term",
+    "build_objective", "critic_g_loss", "f_activation", "f_conjugate", "f_conjugate_of_activation", "f_gan_d_losses",
+    "f_gan_g_loss", "gradient_penalty", "hinge_d_losses", "log_density_ratio", "lsgan_d_losses", "lsgan_g_loss",
+    "register_objective", "smoothed_real_term", "wgan_d_losses",
 ]
 
-OBJECTIVE_NAMES: tuple[str, ...] = (
-    "bce", "lsgan", "hinge", "wgan-gp",
-    "kl", "reverse_kl", "js", "pearson", "hellinger", "tv",
-    "boundary",
-)
 GENERATOR_LOSSES: tuple[str, ...] = ("nonsaturating", "saturating")
-# Objectives whose generator loss has a minimax ("saturating") form distinct
-# from the default one; lsgan, hinge and wgan-gp have a single generator loss.
-_HAS_SATURATING_FORM = ("bce", "boundary", *F_DIVERGENCES)
+_GENERATOR_LOSS_NAMES = Names("objective.generator_loss", "generator_loss", GENERATOR_LOSSES)
+# The built-in objectives without a density-ratio estimate, and why.
+NO_DENSITY_RATIO = MappingProxyType({name: record.ratio_text for name, record in OBJECTIVES.items()
+                                     if record.density_ratio is None})
 
 
 def _check_number(key: str, value: object, low: float, high: float, low_open: bool, high_open: bool) -> None:
@@ -80,7 +80,7 @@ def _check_number(key: str, value: object, low: float, high: float, low_open: bo
 
 @dataclass(frozen=True)
 class Objective:
-    """An adversarial objective selected by name, with its options validated."""
+    """An adversarial objective selected by name (a record of ``OBJECTIVES``), with its options validated."""
 
     name: str
     generator_loss: str = "nonsaturating"
@@ -89,45 +89,38 @@ class Objective:
     gp_weight: float = 10.0
 
     def __post_init__(self) -> None:
-        if self.name not in OBJECTIVE_NAMES:
-            raise ConfigError(_unknown_message(self.name, OBJECTIVE_NAMES, "objective"))
+        record = OBJECTIVES[self.name]  # ConfigError naming the objectives for an unknown name
         if self.generator_loss not in GENERATOR_LOSSES:
-            raise ConfigError(_unknown_message(self.generator_loss, GENERATOR_LOSSES, "generator_loss"))
-        if self.generator_loss == "saturating" and self.name not in _HAS_SATURATING_FORM:
+            raise ConfigError(_GENERATOR_LOSS_NAMES.unknown(self.generator_loss))
+        if self.generator_loss == "saturating" and not record.saturating:
+            saturating = [name for name, other in OBJECTIVES.items() if other.saturating]
             raise ConfigError(f"objective {self.name!r} has a single generator loss; "
-                              f"generator_loss='saturating' applies to {', '.join(_HAS_SATURATING_FORM)}")
+                              f"generator_loss='saturating' applies to {', '.join(saturating)}")
         _check_number("label_smoothing", self.label_smoothing, 0.0, 1.0, True, False)
         _check_number("gamma", self.gamma, 0.0, 1.0, True, False)
         _check_number("gp_weight", self.gp_weight, 0.0, math.inf, False, True)
 
     @property
+    def record(self) -> ObjectiveRecord:
+        """This objective's record: its losses, derivatives, density ratio and flags."""
+        return OBJECTIVES[self.name]
+
+    @property
     def uses_gradient_penalty(self) -> bool:
-        return self.name == "wgan-gp"
+        return self.record.gradient_penalty
 
     @property
     def has_density_ratio(self) -> bool:
         """Whether :meth:`log_density_ratio` has an estimate (not for hinge, wgan-gp, tv)."""
-        return self.name not in NO_DENSITY_RATIO
+        return self.record.density_ratio is not None
 
     def d_losses(self, real_out: Tensor, fake_out: Tensor) -> tuple[Tensor, Tensor]:
         """(loss on real, loss on fake), each a scalar mean; D minimises their sum."""
-        t = self.label_smoothing
-        if self.name in F_DIVERGENCES:
-            return f_gan_d_losses(self.name, real_out, fake_out, t)
-        if self.name == "boundary":
-            return boundary_d_losses(real_out, fake_out, self.gamma, t)
-        return _D_LOSSES[self.name](real_out, fake_out, t)
+        return self.record.d_losses(real_out, fake_out, self)
 
     def g_loss(self, fake_out: Tensor) -> Tensor:
         """The generator's loss on the discriminator's scores of generated samples."""
-        saturating = self.generator_loss == "saturating"
-        if self.name in F_DIVERGENCES:
-            return f_gan_g_loss(self.name, fake_out, saturating)
-        if self.name in ("bce", "boundary"):
-            return bce_g_loss(fake_out, saturating)
-        if self.name == "lsgan":
-            return lsgan_g_loss(fake_out)
-        return critic_g_loss(fake_out)
+        return self.record.g_loss(fake_out, self)
 
     def d_score_gradients(self, real_out: Tensor, fake_out: Tensor) -> tuple[Tensor, Tensor]:
         """∂(sum of ``d_losses``)/∂ each score, in closed form (objectives/derivatives.py)."""
@@ -139,15 +132,8 @@ class Objective:
 
     def log_density_ratio(self, out: Tensor) -> Tensor:
         """log p_data/p_g implied by an optimal discriminator; raises ConfigError where none exists."""
-        return log_density_ratio(self.name, out, self.gamma, self.label_smoothing)
-
-
-_D_LOSSES = MappingProxyType({
-    "bce": bce_d_losses,
-    "lsgan": lsgan_d_losses,
-    "hinge": hinge_d_losses,
-    "wgan-gp": wgan_d_losses,
-})
+        alternatives = tuple(name for name, record in OBJECTIVES.items() if record.density_ratio is not None)
+        return log_density_ratio(self.record, out, self.gamma, self.label_smoothing, alternatives)
 
 
 def build_objective(
@@ -158,5 +144,5 @@ def build_objective(
     gamma: float = 0.8,
     gp_weight: float = 10.0,
 ) -> Objective:
-    """The objective called ``name`` (one of OBJECTIVE_NAMES); ConfigError on bad names or values."""
+    """The objective called ``name`` (one of ``OBJECTIVES``); ConfigError on bad names or values."""
     return Objective(name, generator_loss, label_smoothing, gamma, gp_weight)

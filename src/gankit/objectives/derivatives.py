@@ -2,9 +2,11 @@
 
 Each loss is a mean of a per-sample term ℓ(v), so ∂loss/∂vᵢ = ℓ′(vᵢ)/n. The hand-written
 MLP step (training/manual_mlp.py) uses these instead of differentiating the losses with
-autograd, which on a few hundred scores is all bookkeeping. Tested against autograd for
+autograd, which on a few hundred scores is all bookkeeping. Each objective's record holds its
+terms' derivatives (``d_terms``, ``g_term``, ``g_saturating_term``); tested against autograd for
 every objective, generator loss and label smoothing, at ordinary and extreme scores
-(tests/test_objectives_derivatives.py). With σ = sigmoid(v), the terms of losses.py/fgan.py:
+(tests/test_objectives_derivatives.py). With σ = sigmoid(v), the built-ins' terms
+(losses.py/fgan.py):
 
     objective   real term ℓ_r′          fake term ℓ_f′          G term (non-saturating)
     bce         σ − 1                   σ                       σ − 1
@@ -25,50 +27,38 @@ smoothing t makes the real term t·ℓ_r + (1 − t)·ℓ_f, so its derivative m
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import torch
 from torch import Tensor
 
-Derivative = Callable[[Tensor, float], Tensor]
+from gankit.objectives.record import Derivative
 
 
-def _constant(value: float) -> Derivative:
+def constant(value: float) -> Derivative:
+    """ℓ′ = ``value`` everywhere."""
     return lambda v, gamma: torch.full_like(v, value)
 
 
-def _sigmoid_minus_one(v: Tensor, gamma: float) -> Tensor:
+def sigmoid_minus_one(v: Tensor, gamma: float) -> Tensor:
     return torch.sigmoid(v) - 1.0
 
 
-def _sigmoid(v: Tensor, gamma: float) -> Tensor:
+def sigmoid(v: Tensor, gamma: float) -> Tensor:
     return torch.sigmoid(v)
 
 
-def _half_sech2(v: Tensor, gamma: float) -> Tensor:
+def half_sech2(v: Tensor, gamma: float) -> Tensor:
     return 0.5 * (1.0 - torch.tanh(v).square())
 
 
-# name -> (real term derivative, fake term derivative)
-_TERMS: dict[str, tuple[Derivative, Derivative]] = {
-    "bce": (_sigmoid_minus_one, _sigmoid),
-    "lsgan": (lambda v, gamma: 2.0 * (v - 1.0), lambda v, gamma: 2.0 * v),
-    "hinge": (lambda v, gamma: -(v < 1.0).to(v.dtype), lambda v, gamma: (v > -1.0).to(v.dtype)),
-    "wgan-gp": (_constant(-1.0), _constant(1.0)),
-    "boundary": (_sigmoid_minus_one, lambda v, gamma: gamma * (2.0 * torch.sigmoid(v) - 1.0)),
-    "kl": (_constant(-1.0), lambda v, gamma: torch.exp(v - 1.0)),
-    "reverse_kl": (lambda v, gamma: -torch.exp(-v), _constant(1.0)),
-    "js": (_sigmoid_minus_one, _sigmoid),
-    "pearson": (_constant(-1.0), lambda v, gamma: 0.5 * v + 1.0),
-    "hellinger": (lambda v, gamma: -torch.exp(-v), lambda v, gamma: torch.exp(v)),
-    "tv": (lambda v, gamma: -_half_sech2(v, gamma), _half_sech2),
-}
+def negated(term: Derivative) -> Derivative:
+    """−ℓ′: a saturating G term is minus D's fake term."""
+    return lambda v, gamma: -term(v, gamma)
 
 
 def d_score_gradients(objective, real_out: Tensor, fake_out: Tensor) -> tuple[Tensor, Tensor]:
     """(∂L_D/∂v_real, ∂L_D/∂v_fake) of ``objective.d_losses`` (the gradient penalty not included),
     shaped like the scores."""
-    real_term, fake_term = _TERMS[objective.name]
+    real_term, fake_term = objective.record.d_terms
     gamma, t = objective.gamma, objective.label_smoothing
     grad_real = real_term(real_out, gamma)
     if t != 1.0:
@@ -78,13 +68,6 @@ def d_score_gradients(objective, real_out: Tensor, fake_out: Tensor) -> tuple[Te
 
 def g_score_gradient(objective, fake_out: Tensor) -> Tensor:
     """∂L_G/∂v of ``objective.g_loss``, shaped like the scores."""
-    name = objective.name
-    if name in ("hinge", "wgan-gp"):
-        term = _constant(-1.0)(fake_out, objective.gamma)
-    else:
-        real_term, fake_term = _TERMS["bce" if name == "boundary" else name]
-        if objective.generator_loss == "saturating":
-            term = -fake_term(fake_out, objective.gamma)
-        else:
-            term = real_term(fake_out, objective.gamma)
-    return term / fake_out.numel()
+    record = objective.record
+    term = record.g_saturating_term if objective.generator_loss == "saturating" else record.g_term
+    return term(fake_out, objective.gamma) / fake_out.numel()

@@ -1,29 +1,27 @@
 """The f-GAN family (Nowozin et al. 2016): output activations g_f, conjugates f*, losses.
 
 Names: kl, reverse_kl, js, pearson, hellinger, tv (activation/conjugate table: Nowozin et al. 2016, Table 2).
+Each is registered as an objective at the end of this module.
 """
 
 from __future__ import annotations
 
-import difflib
 import math
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from gankit.config.registry import Names
 from gankit.errors import ConfigError
+from gankit.objectives.derivatives import constant, half_sech2, negated, sigmoid, sigmoid_minus_one
 from gankit.objectives.losses import _flat, _mean_pair, smoothed_real_term
+from gankit.objectives.ratio import safe_log
+from gankit.objectives.record import Derivative, ObjectiveRecord, register_objective
 
 F_DIVERGENCES: tuple[str, ...] = ("kl", "reverse_kl", "js", "pearson", "hellinger", "tv")
 _LOG2 = math.log(2.0)
-
-
-def _unknown_message(name: object, choices: tuple[str, ...], what: str) -> str:
-    close = difflib.get_close_matches(str(name), choices, n=1)
-    hint = f" Did you mean {close[0]!r}?" if close else ""
-    return f"unknown {what} {name!r}.{hint} Choose one of: {', '.join(choices)}."
-
+_NAMES = Names("objective.name", "f-divergence", F_DIVERGENCES)
 
 
 def f_activation(name: str, v: Tensor) -> Tensor:
@@ -42,7 +40,7 @@ def f_activation(name: str, v: Tensor) -> Tensor:
         return -torch.expm1(-v)
     if name == "tv":
         return 0.5 * torch.tanh(v)
-    raise ConfigError(_unknown_message(name, F_DIVERGENCES, "f-divergence"))
+    raise ConfigError(_NAMES.unknown(name))
 
 
 def f_conjugate(name: str, t: Tensor) -> Tensor:
@@ -63,7 +61,7 @@ def f_conjugate(name: str, t: Tensor) -> Tensor:
         return t / (1.0 - t)
     if name == "tv":
         return t
-    raise ConfigError(_unknown_message(name, F_DIVERGENCES, "f-divergence"))
+    raise ConfigError(_NAMES.unknown(name))
 
 
 def f_conjugate_of_activation(name: str, v: Tensor) -> Tensor:
@@ -84,7 +82,7 @@ def f_conjugate_of_activation(name: str, v: Tensor) -> Tensor:
         return torch.expm1(v)
     if name == "tv":
         return 0.5 * torch.tanh(v)
-    raise ConfigError(_unknown_message(name, F_DIVERGENCES, "f-divergence"))
+    raise ConfigError(_NAMES.unknown(name))
 
 
 def f_gan_d_losses(name: str, real_out: Tensor, fake_out: Tensor,
@@ -109,3 +107,38 @@ def f_gan_g_loss(name: str, fake_out: Tensor, saturating: bool = False) -> Tenso
     if saturating:
         return -f_conjugate_of_activation(name, v).mean()
     return -f_activation(name, v).mean()
+
+
+def _exp_minus(v: Tensor, gamma: float) -> Tensor:
+    return -torch.exp(-v)
+
+
+# name -> (ℓ_real′, ℓ_fake′, log-ratio of the optimal critic or None, what it reads / why none);
+# G's non-saturating term is ℓ_real′ (the "usual trick"), its saturating one −ℓ_fake′
+_RECORDS: dict[str, tuple[Derivative, Derivative, object, str]] = {
+    "kl": (constant(-1.0), lambda v, gamma: torch.exp(v - 1.0), lambda v, gamma: v - 1.0,
+           "f-GAN (KL) output: D̃ = v − 1"),
+    "reverse_kl": (_exp_minus, constant(1.0), lambda v, gamma: v, "f-GAN (reverse KL) output: D̃ = v"),
+    "js": (sigmoid_minus_one, sigmoid, lambda v, gamma: v, "f-GAN (JS) output: D̃ = v"),
+    "pearson": (constant(-1.0), lambda v, gamma: 0.5 * v + 1.0, lambda v, gamma: safe_log(1.0 + v / 2.0),
+                "f-GAN (Pearson χ²) output: D̃ = log(1 + v/2)"),
+    "hellinger": (_exp_minus, lambda v, gamma: torch.exp(v), lambda v, gamma: 2.0 * v,
+                  "f-GAN (squared Hellinger) output: D̃ = 2v"),
+    "tv": (lambda v, gamma: -half_sech2(v, gamma), half_sech2, None,
+           "its optimal critic is ½·sign(p − q), which loses the ratio's size"),
+}
+
+
+def _register(name: str) -> None:
+    real_term, fake_term, ratio, text = _RECORDS[name]
+    register_objective(ObjectiveRecord(
+        name, lambda real, fake, o: f_gan_d_losses(name, real, fake, o.label_smoothing),
+        lambda fake, o: f_gan_g_loss(name, fake, o.generator_loss == "saturating"),
+        d_terms=(real_term, fake_term), g_term=real_term,
+        saturating=True, g_saturating_term=negated(fake_term),
+        density_ratio=ratio, ratio_text=text,  # type: ignore[arg-type]
+    ))
+
+
+for _name in F_DIVERGENCES:
+    _register(_name)

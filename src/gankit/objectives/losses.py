@@ -2,7 +2,9 @@
 
 Each is a small pure function of the discriminator's raw outputs with its formula in
 the docstring; one-sided label smoothing is applied the same way to every one of
-them (see ``gankit.objectives``).
+them (see ``gankit.objectives``). Each objective's section ends with its record
+(objectives/record.py): the losses, their derivatives (table in derivatives.py) and the
+density ratio its optimal discriminator implies.
 """
 
 from __future__ import annotations
@@ -13,6 +15,10 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+
+from gankit.objectives.derivatives import constant, negated, sigmoid, sigmoid_minus_one
+from gankit.objectives.ratio import safe_log
+from gankit.objectives.record import ObjectiveRecord, register_objective
 
 _LOG4 = math.log(4.0)
 
@@ -63,6 +69,16 @@ def bce_g_loss(fake_out: Tensor, saturating: bool = False) -> Tensor:
     return -F.softplus(v).mean() if saturating else F.softplus(-v).mean()
 
 
+register_objective(ObjectiveRecord(
+    "bce", lambda real, fake, o: bce_d_losses(real, fake, o.label_smoothing),
+    lambda fake, o: bce_g_loss(fake, o.generator_loss == "saturating"),
+    d_terms=(sigmoid_minus_one, sigmoid), g_term=sigmoid_minus_one,
+    saturating=True, g_saturating_term=negated(sigmoid),
+    density_ratio=lambda v, gamma: v,  # D* = σ(v) = p/(p + q)
+    ratio_text="logit of the BCE discriminator: D̃ = v", logit=True,
+))
+
+
 # --- least squares (Mao et al. 2017), targets a=0, b=1, c=1 ------------------
 
 def lsgan_d_losses(real_out: Tensor, fake_out: Tensor, label_smoothing: float = 1.0) -> tuple[Tensor, Tensor]:
@@ -75,6 +91,24 @@ def lsgan_d_losses(real_out: Tensor, fake_out: Tensor, label_smoothing: float = 
 def lsgan_g_loss(fake_out: Tensor) -> Tensor:
     """G minimises E_Q[(v − 1)²]."""
     return ((_flat(fake_out) - 1.0) ** 2).mean()
+
+
+def _lsgan_real_term(v: Tensor, gamma: float) -> Tensor:
+    return 2.0 * (v - 1.0)
+
+
+def _lsgan_log_ratio(v: Tensor, gamma: float) -> Tensor:
+    """log v − log(1 − v): D* = a/(a + b)."""
+    return safe_log(v) - safe_log(1.0 - v)
+
+
+register_objective(ObjectiveRecord(
+    "lsgan", lambda real, fake, o: lsgan_d_losses(real, fake, o.label_smoothing),
+    lambda fake, o: lsgan_g_loss(fake),
+    d_terms=(_lsgan_real_term, lambda v, gamma: 2.0 * v), g_term=_lsgan_real_term,
+    density_ratio=_lsgan_log_ratio,
+    ratio_text="LSGAN: log D − log(1 − D), D the least-squares critic (optimum p/(p + q))",
+))
 
 
 # --- hinge (Lim & Ye 2017; Miyato et al. 2018) --------------------------------
@@ -92,12 +126,30 @@ def critic_g_loss(fake_out: Tensor) -> Tensor:
     return -_flat(fake_out).mean()
 
 
+register_objective(ObjectiveRecord(
+    "hinge", lambda real, fake, o: hinge_d_losses(real, fake, o.label_smoothing),
+    lambda fake, o: critic_g_loss(fake),
+    d_terms=(lambda v, gamma: -(v < 1.0).to(v.dtype), lambda v, gamma: (v > -1.0).to(v.dtype)),
+    g_term=constant(-1.0),
+    density_ratio=None, ratio_text="its optimal critic is sign(p − q), which loses the ratio's size",
+))
+
+
 # --- WGAN-GP (Gulrajani et al. 2017) ------------------------------------------
 
 def wgan_d_losses(real_out: Tensor, fake_out: Tensor, label_smoothing: float = 1.0) -> tuple[Tensor, Tensor]:
     """D minimises E_Q[v] − E_P[v]; the gradient penalty is added by the trainer."""
     v_r, v_f = _flat(real_out), _flat(fake_out)
     return _mean_pair(smoothed_real_term(torch.negative, lambda v: v, v_r, label_smoothing), v_f)
+
+
+register_objective(ObjectiveRecord(
+    "wgan-gp", lambda real, fake, o: wgan_d_losses(real, fake, o.label_smoothing),
+    lambda fake, o: critic_g_loss(fake),
+    d_terms=(constant(-1.0), constant(1.0)), g_term=constant(-1.0),
+    density_ratio=None, ratio_text="its optimal critic is a Kantorovich potential, not a function of p/q",
+    gradient_penalty=True,
+))
 
 
 def gradient_penalty(
@@ -142,3 +194,20 @@ def boundary_d_losses(real_out: Tensor, fake_out: Tensor, gamma: float = 0.8,
     real_term = smoothed_real_term(bce_real_term, lambda v: boundary_fake_term(v, gamma), v_r,
                                    label_smoothing)
     return _mean_pair(real_term, boundary_fake_term(v_f, gamma))
+
+
+def _boundary_log_ratio(v: Tensor, gamma: float) -> Tensor:
+    """D* = (a + γb)/(a + 2γb), so a/b = γ(e^v − 1)."""
+    positive = v.clamp_min(torch.finfo(v.dtype).tiny)
+    return math.log(gamma) + positive + safe_log(-torch.expm1(-positive))
+
+
+register_objective(ObjectiveRecord(
+    "boundary", lambda real, fake, o: boundary_d_losses(real, fake, o.gamma, o.label_smoothing),
+    lambda fake, o: bce_g_loss(fake, o.generator_loss == "saturating"),
+    d_terms=(sigmoid_minus_one, lambda v, gamma: gamma * (2.0 * torch.sigmoid(v) - 1.0)),
+    g_term=sigmoid_minus_one,  # BCE's generator loss
+    saturating=True, g_saturating_term=negated(sigmoid),
+    density_ratio=_boundary_log_ratio,
+    ratio_text="boundary objective: D̃ = log γ + log(e^v − 1), from D* = (p + γq)/(p + 2γq)", logit=True,
+))

@@ -159,16 +159,6 @@ def rejection_sample(draw: Callable[[int], Tensor], log_ratio: Callable[[Tensor]
                      n / seconds if seconds > 0 else float("inf"), max_logit, gamma_mode)
 
 
-_ESTIMATES = {
-    "bce": "logit of the BCE discriminator: D̃ = v",
-    "js": "f-GAN (JS) output: D̃ = v", "reverse_kl": "f-GAN (reverse KL) output: D̃ = v",
-    "kl": "f-GAN (KL) output: D̃ = v − 1", "hellinger": "f-GAN (squared Hellinger) output: D̃ = 2v",
-    "pearson": "f-GAN (Pearson χ²) output: D̃ = log(1 + v/2)",
-    "lsgan": "LSGAN: log D − log(1 − D), D the least-squares critic (optimum p/(p + q))",
-    "boundary": "boundary objective: D̃ = log γ + log(e^v − 1), from D* = (p + γq)/(p + 2γq)",
-}
-
-
 def drs_log_ratio(discriminator: nn.Module, objective: Objective, pack: int = 1, batch_size: int = 500,
                   max_log_ratio: float = 20.0) -> tuple[Callable[[Tensor], Tensor], str]:
     """D̃(x), the estimate of log p_data(x)/p_g(x) that ``objective`` implies, per sample, and
@@ -206,7 +196,7 @@ def drs_log_ratio(discriminator: nn.Module, objective: Objective, pack: int = 1,
             discriminator.train(was_training)
         return torch.cat(parts) if parts else torch.empty(0, dtype=torch.float64)
 
-    description = _ESTIMATES[objective.name]
+    description = objective.record.ratio_text
     if objective.label_smoothing != 1.0:
         description += f", corrected for one-sided label smoothing {objective.label_smoothing:g}"
     if pack > 1:

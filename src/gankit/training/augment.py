@@ -12,6 +12,11 @@ image with probability ``p`` (1 in DiffAugment; ADA adapts it):
 - ``cutout``: a zeroed square of half the size at a uniform random centre, clipped;
 - ``flip``: a horizontal mirror.
 
+Each operation is one record in ``AUGMENTATIONS``: ``draw`` makes its random parameters for
+the global batch, ``apply`` transforms images with this process's rows of them;
+``register_augmentation`` adds another. A policy naming an operation that is not registered
+is refused.
+
 Images are (B, C, H, W) in [−1, 1]. Every random number comes from the ``torch.Generator``
 given (the trainer's seeded one, saved in every checkpoint), so a resumed run augments
 exactly as an uninterrupted one; draws are made for the global batch and sliced to this
@@ -26,28 +31,57 @@ from 0 to 1 in ``speed_kimg`` thousand images.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from gankit.config.schema import AUGMENT_OPERATIONS
+from gankit.config.registry import AUGMENT_NAMES, Registry
 from gankit.errors import ConfigError
 
-OPERATIONS = AUGMENT_OPERATIONS
 TRANSLATION_RATIO = 0.125
 CUTOUT_RATIO = 0.5
+
+
+@dataclass(frozen=True)
+class Augmentation:
+    """One DiffAugment operation.
+
+    ``draw(count, (height, width), generator, device)`` returns its random parameters for a
+    global batch of ``count`` images, each a tensor whose last dimension is the batch (all
+    drawn from ``generator``, in a fixed order); ``apply(x, *parameters)`` transforms the (B, C,
+    H, W) images ``x`` with this process's rows of them, differentiably.
+    """
+
+    name: str
+    draw: Callable[[int, tuple[int, int], torch.Generator, torch.device], tuple[Tensor, ...]]
+    apply: Callable[..., Tensor]
+
+
+# Every augment.policy operation (iterates in config/registry.py's order).
+AUGMENTATIONS: Registry[Augmentation] = Registry(AUGMENT_NAMES)
+
+
+def register_augmentation(record: Augmentation) -> Augmentation:
+    """Make ``record`` an operation ``augment.policy`` may name."""
+    return AUGMENTATIONS.register(record)
 
 
 def parse_policy(policy: str) -> tuple[str, ...]:
     """``"color,translation,cutout"`` → the operations in that order; '' → none."""
     names = tuple(name.strip() for name in policy.split(",") if name.strip())
-    unknown = [name for name in names if name not in OPERATIONS]
+    _check_operations(names)
+    return names
+
+
+def _check_operations(names: tuple[str, ...]) -> None:
+    unknown = [name for name in names if name not in AUGMENTATIONS]
     if unknown:
         raise ConfigError(f"augment.policy: unknown operation '{unknown[0]}'; use a comma-separated list of "
-                          f"{', '.join(OPERATIONS)}")
-    return names
+                          f"{', '.join(AUGMENTATIONS)}")
 
 
 def _uniform(count: int, generator: torch.Generator, device: torch.device, rows: slice) -> Tensor:
@@ -93,11 +127,50 @@ def cutout(x: Tensor, centre_y: Tensor, centre_x: Tensor) -> Tensor:
     return x * keep.unsqueeze(1).to(x.dtype)
 
 
+def _draw_color(count: int, size: tuple[int, int], generator: torch.Generator,
+                device: torch.device) -> tuple[Tensor, ...]:
+    return (torch.rand(3, count, generator=generator, device=device),)
+
+
+def _draw_translation(count: int, size: tuple[int, int], generator: torch.Generator,
+                      device: torch.device) -> tuple[Tensor, ...]:
+    limit_y, limit_x = (int(side * TRANSLATION_RATIO + 0.5) for side in size)
+    shift_y = torch.randint(-limit_y, limit_y + 1, (count,), generator=generator, device=device)
+    shift_x = torch.randint(-limit_x, limit_x + 1, (count,), generator=generator, device=device)
+    return shift_y, shift_x
+
+
+def _draw_cutout(count: int, size: tuple[int, int], generator: torch.Generator,
+                 device: torch.device) -> tuple[Tensor, ...]:
+    centre_y = torch.randint(0, size[0], (count,), generator=generator, device=device)
+    centre_x = torch.randint(0, size[1], (count,), generator=generator, device=device)
+    return centre_y, centre_x
+
+
+def _draw_nothing(count: int, size: tuple[int, int], generator: torch.Generator,
+                  device: torch.device) -> tuple[Tensor, ...]:
+    return ()
+
+
+def flip(x: Tensor) -> Tensor:
+    """A horizontal mirror."""
+    return x.flip(3)
+
+
+register_augmentation(Augmentation("color", _draw_color, color))
+register_augmentation(Augmentation("translation", _draw_translation, translation))
+register_augmentation(Augmentation("cutout", _draw_cutout, cutout))
+register_augmentation(Augmentation("flip", _draw_nothing, flip))
+
+
 class DiffAugment:
-    """The policy's operations, each applied to each image with probability ``p``."""
+    """The policy's operations, each applied to each image with probability ``p``; an
+    operation that is not in ``AUGMENTATIONS`` is refused (ConfigError)."""
 
     def __init__(self, policy: str | tuple[str, ...], p: float = 1.0):
         self.operations = parse_policy(policy) if isinstance(policy, str) else tuple(policy)
+        _check_operations(self.operations)
+        self._records = tuple(AUGMENTATIONS[name] for name in self.operations)
         self.p = float(p)
 
     def __bool__(self) -> bool:
@@ -110,23 +183,11 @@ class DiffAugment:
             return x
         count = x.shape[0] if count is None else count
         rows = slice(0, count) if rows is None else rows
-        device, (_, _, height, width) = x.device, x.shape
-        for name in self.operations:
+        device, size = x.device, (x.shape[2], x.shape[3])
+        for record in self._records:
             chosen = _chosen(count, self.p, generator, device, rows)
-            if name == "color":
-                draws = torch.rand(3, count, generator=generator, device=device)[:, rows]
-                changed = color(x, draws)
-            elif name == "translation":
-                limit_y, limit_x = int(height * TRANSLATION_RATIO + 0.5), int(width * TRANSLATION_RATIO + 0.5)
-                shift_y = torch.randint(-limit_y, limit_y + 1, (count,), generator=generator, device=device)[rows]
-                shift_x = torch.randint(-limit_x, limit_x + 1, (count,), generator=generator, device=device)[rows]
-                changed = translation(x, shift_y, shift_x)
-            elif name == "cutout":
-                centre_y = torch.randint(0, height, (count,), generator=generator, device=device)[rows]
-                centre_x = torch.randint(0, width, (count,), generator=generator, device=device)[rows]
-                changed = cutout(x, centre_y, centre_x)
-            else:
-                changed = x.flip(3)
+            parameters = record.draw(count, size, generator, device)
+            changed = record.apply(x, *(parameter[..., rows] for parameter in parameters))
             x = x + chosen.to(x.dtype) * (changed - x) if self.p < 1.0 else changed
         return x
 
