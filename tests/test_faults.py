@@ -21,11 +21,11 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 
 import gankit
+from fault_tools import cli, one_error_line, file_snapshot as _snapshot
 from gankit.config import coerce_config
 from gankit.data.folder import BROKEN_LINK, LINK_TO_FOLDER, load_folder
 from gankit.errors import CheckpointError, ConfigError, OutputError, RunLocked
@@ -36,6 +36,10 @@ from gankit.numbers import float_text
 from gankit.sampling.images import export_samples
 from gankit.files.checkpoint import load_checkpoint
 
+_cli = cli
+_one_error_line = one_error_line
+
+
 SMALL = ["data.name=ring8", "data.n_samples=1024", "train.batch_size=64", "model.g_hidden=16,16",
          "model.d_hidden=16,16", "model.pack=1", "train.epochs=6", "train.sample_every=0",
          "train.checkpoint_every=1", "eval.every=0", "eval.n=200", "train.progress=false",
@@ -44,19 +48,10 @@ SMALL = ["data.name=ring8", "data.n_samples=1024", "train.batch_size=64", "model
 
 # ---------------------------------------------------------------- helpers
 
-def _cli(*args: str, cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "gankit", *args], capture_output=True, text=True, cwd=cwd,
-                          timeout=timeout)
 
 
-def _one_error_line(result: subprocess.CompletedProcess) -> str:
-    lines = [line for line in result.stderr.strip().splitlines() if line.startswith("error:")]
-    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
-    return lines[0]
 
 
-def _snapshot(root: Path) -> dict[str, bytes]:
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
 def _leftovers(root: Path) -> list[str]:

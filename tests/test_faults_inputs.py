@@ -9,26 +9,30 @@ one would wait forever: every command here runs under a timeout, so a hang fails
 
 from __future__ import annotations
 
+from functools import partial
+
 import copy
 import json
 import os
 import shutil
-import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 import gankit
+from fault_tools import cli, one_error_line, file_snapshot as _snapshot
 from gankit.files import owner
 from gankit.data.points import load_points
 from gankit.errors import DataError, GankitError, RunLocked
 from gankit.export import card_paths
 from gankit.files.lock import RunLock
+
+_cli = partial(cli, timeout=60)  # a read that waits forever fails the test instead
+_one_error_line = one_error_line
+
 
 SMALL = ["data.name=ring8", "data.n_samples=1024", "train.batch_size=64", "model.g_hidden=16,16",
          "model.d_hidden=16,16", "model.pack=1", "train.epochs=2", "train.sample_every=0",
@@ -41,19 +45,10 @@ HUGE = "100000000000"  # 10^11 samples: terabytes however they are stored
 
 # ---------------------------------------------------------------- helpers
 
-def _cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "gankit", *map(str, args)], capture_output=True, text=True,
-                          timeout=timeout)
 
 
-def _one_error_line(result: subprocess.CompletedProcess) -> str:
-    lines = [line for line in result.stderr.strip().splitlines() if line.startswith("error:")]
-    assert result.returncode != 0 and len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
-    return lines[0]
 
 
-def _snapshot(root: Path) -> dict[str, bytes]:
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
 @pytest.fixture(scope="module")

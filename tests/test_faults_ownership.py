@@ -13,20 +13,23 @@ import json
 import os
 import random
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 
 import gankit
+from fault_tools import cli, one_error_line
 from gankit.classify import LabelledImages, cross_validate
 from gankit.classify.evaluator_train import train_evaluator
 from gankit.data.base import Dataset
 from gankit.errors import GankitError
 from gankit.files import owner
 from gankit.run import report_run
+
+_cli = cli
+_one_error_line = one_error_line
+
 
 POINTS = ["data.name=ring8", "data.n_samples=256", "train.batch_size=64", "model.g_hidden=8,8", "model.d_hidden=8,8",
           "model.pack=1", "train.epochs=2", "train.sample_every=1", "train.checkpoint_every=1", "eval.every=0",
@@ -36,15 +39,8 @@ IMAGES = ["data.name=mnist", "data.limit=64", "model.family=dcgan", "model.base_
           "eval.every=0", "train.progress=false"]
 
 
-def _cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "gankit", *args], capture_output=True, text=True, cwd=cwd,
-                          timeout=300)
 
 
-def _one_error_line(result: subprocess.CompletedProcess) -> str:
-    lines = [line for line in result.stderr.strip().splitlines() if line.startswith("error:")]
-    assert result.returncode != 0 and len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
-    return lines[0]
 
 
 def _snapshot(root: Path) -> dict[str, object]:
@@ -242,6 +238,14 @@ def _writers(runs: dict[str, Path]) -> dict[str, tuple[str, list[str], object]]:
     }
 
 
+def _precious_file_elsewhere(tmp_path: Path) -> Path:
+    """A user's file outside the output, for seeded symlinks to point at."""
+    outside = tmp_path / "elsewhere" / "precious.txt"
+    outside.parent.mkdir()
+    outside.write_text("never touched\n")
+    return outside
+
+
 def _seed_user_files(folder: Path, names: list[str], rng: random.Random, outside: Path) -> None:
     """1-4 user entries: the command's own names, others, nested ones, symlinks to files and folders."""
     pool = names + ["NOTES.md", "data/keep.txt", "checkpoints/mine.pt", "samples/holiday.jpg", "deep/er/x.bin"]
@@ -264,9 +268,7 @@ def _seed_user_files(folder: Path, names: list[str], rng: random.Random, outside
 @pytest.mark.parametrize("seed", range(3))
 def test_every_writer_keeps_every_user_file_and_writes_whole_outputs(runs, tmp_path, seed):
     rng = random.Random(seed)
-    outside = tmp_path / "elsewhere" / "precious.txt"
-    outside.parent.mkdir()
-    outside.write_text("never touched\n")
+    outside = _precious_file_elsewhere(tmp_path)
     for name, (shape, names, write) in _writers(runs).items():
         for force in (False, True):
             for earlier in (False, True):  # user files alone, or beside an earlier output of gankit's
@@ -386,9 +388,7 @@ def test_a_run_folder_is_not_an_image_folder(runs):
 @pytest.mark.parametrize("seed", range(2))
 def test_report_and_sweep_write_only_their_own_files_among_a_users(runs, tmp_path, seed):
     rng = random.Random(seed)
-    outside = tmp_path / "elsewhere" / "precious.txt"
-    outside.parent.mkdir()
-    outside.write_text("never touched\n")
+    outside = _precious_file_elsewhere(tmp_path)
     run = tmp_path / "run"
     shutil.copytree(runs["points"], run)
     owner.own_run(run)

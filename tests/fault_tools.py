@@ -1,0 +1,25 @@
+"""What the fault tests share: running the CLI as a user would, and reading folders back."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+
+def cli(*args: object, cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+    """``gankit ARGS`` in a fresh Python, as a user runs it (a hang fails after ``timeout`` s)."""
+    return subprocess.run([sys.executable, "-m", "gankit", *map(str, args)], capture_output=True, text=True,
+                          cwd=cwd, timeout=timeout)
+
+
+def one_error_line(result: subprocess.CompletedProcess) -> str:
+    """The single ``error:`` line of a failed command; a traceback or a second line fails the test."""
+    lines = [line for line in result.stderr.strip().splitlines() if line.startswith("error:")]
+    assert result.returncode != 0 and len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+    return lines[0]
+
+
+def file_snapshot(root: Path) -> dict[str, bytes]:
+    """Every regular file under ``root`` (links followed), by relative path."""
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
