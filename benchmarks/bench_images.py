@@ -92,7 +92,7 @@ def gankit_epoch(trainer: Trainer) -> float:
 
 def export_rate(run: gankit.Run, n: int, output: Path) -> float:
     start = time.perf_counter()
-    run.export(n, output, progress=False)
+    run.save_samples(n, output, progress=False)
     return n / (time.perf_counter() - start)
 
 

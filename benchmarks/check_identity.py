@@ -34,6 +34,10 @@ TINY = [
 ]
 MNIST = ["data.limit=256", "train.epochs=3", "model.base_width=8", "eval.every=0", "eval.n=200",
          "train.progress=false", "train.sample_every=0", "train.tensorboard=false", "eval.bootstrap=0"]
+# every option of a convolutional discriminator's layers and head: pack, spectral norm, batch norm,
+# dropout, the minibatch std feature and minibatch discrimination
+D_OPTIONS = ["model.pack=2", "model.spectral_norm=true", "model.d_batch_norm=true", "model.d_dropout=0.2",
+             "model.minibatch_std=true", "model.minibatch_kernels=4"]
 OBJECTIVE_NAMES = tuple(OBJECTIVES)
 SATURATING = ("bce", "boundary", "kl", "reverse_kl", "js", "pearson", "hellinger", "tv")
 
@@ -50,6 +54,11 @@ CASES: dict[str, tuple[str | None, list[str]]] = {
                               "model.latent_dim=8", "model.g_output=tanh", "model.conditional=true",
                               "train.batch_size=8", "augment.policy=translation,color", *MNIST[1:]]),
     "mnist-keras-cond": ("mnist-dcgan-keras", MNIST + ["model.conditional=true", "train.epochs=2"]),
+    "mnist-tf-d-options": ("mnist-dcgan", MNIST + [*D_OPTIONS, "train.epochs=2"]),
+    "folder-radford-d-options": (None, ["data.name=folder", "data.path={folder}", "data.channels=3",
+                                        "data.image_size=16", "model.family=dcgan", "model.dcgan_style=radford",
+                                        "model.base_width=4", "model.latent_dim=8", "model.g_output=tanh",
+                                        "train.batch_size=8", *D_OPTIONS, *MNIST[1:]]),
     "colour-mnist-mlp": (None, ["data.name=colour-mnist", "model.family=mlp", "model.latent_dim=8",
                                 "model.g_hidden=32", "model.d_hidden=32", "model.g_output=tanh", *MNIST[:1],
                                 "train.epochs=2", *MNIST[3:]]),

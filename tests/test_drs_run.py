@@ -44,7 +44,7 @@ def test_drs_with_finetuning_never_touches_the_checkpoint(ring_run, tmp_path):
     last = ring_run.path / "checkpoints" / "last.pt"
     before = hashlib.sha256(last.read_bytes()).hexdigest()
     d_before = [p.clone() for p in ring_run.discriminator.parameters()]
-    out = ring_run.export(200, tmp_path / "drs.csv", drs=True, drs_finetune_steps=5, **DRS_FAST)
+    out = ring_run.save_samples(200, tmp_path / "drs.csv", drs=True, drs_finetune_steps=5, **DRS_FAST)
     assert out.exists() and (tmp_path / "drs.csv.drs-discriminator.pt").exists()
     assert hashlib.sha256(last.read_bytes()).hexdigest() == before
     assert all(torch.equal(a, b) for a, b in zip(d_before, ring_run.discriminator.parameters()))

@@ -207,7 +207,7 @@ def test_sample_on_a_full_disk_keeps_the_old_file(trained, tmp_path, monkeypatch
     with small_disk(tmp_path / "disk", 64) as mounted:
         folder = _output_folder(mounted, disk, tmp_path)
         target = folder / "mydata.csv"
-        gankit.load_run(trained).export(3, target)  # an earlier export, which --force may replace
+        gankit.load_run(trained).save_samples(3, target)  # an earlier export, which --force may replace
         earlier = target.read_bytes()
         if disk == "tmpfs":
             result = _cli("sample", str(trained), "-n", "200000", "-o", str(target), "--force")
@@ -216,7 +216,7 @@ def test_sample_on_a_full_disk_keeps_the_old_file(trained, tmp_path, monkeypatch
         else:
             failed = fail_fsync_of(monkeypatch, "mydata.csv")
             with pytest.raises(OutputError) as error:
-                gankit.load_run(trained).export(200000, target, force=True)
+                gankit.load_run(trained).save_samples(200000, target, force=True)
             line = f"error: {error.value}"
             assert failed
         assert line.startswith(f"error: disk full writing {target}") and "previous mydata.csv is unchanged" in line

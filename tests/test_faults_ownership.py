@@ -218,10 +218,11 @@ def _writers(runs: dict[str, Path]) -> dict[str, tuple[str, list[str], object]]:
                   lambda out, force: gankit.train("toy-ring8", overrides=POINTS + ["train.epochs=1"], out=out,
                                                   force=force)),
         "sample-folder": ("folder", ["0.png", "1.png", "7.png", owner.MARKER_NAME],
-                          lambda out, force: pictures.export(8, out, progress=False, force=force)),
+                          lambda out, force: pictures.save_samples(8, out, progress=False, force=force)),
         "sample-npz": ("file", ["x.npz", "x.npz.drs-discriminator.pt"],
-                       lambda out, force: pictures.export(8, out / "x.npz", progress=False, force=force)),
-        "sample-csv": ("file", ["x.csv", "x.npy"], lambda out, force: points.export(20, out / "x.csv", force=force)),
+                       lambda out, force: pictures.save_samples(8, out / "x.npz", progress=False, force=force)),
+        "sample-csv": ("file", ["x.csv", "x.npy"],
+                       lambda out, force: points.save_samples(20, out / "x.csv", force=force)),
         "interpolate": ("file", ["grid.png"], lambda out, force: points.interpolate(out / "grid.png", rows=2, steps=3,
                                                                                    force=force)),
         "export": ("file", ["g.safetensors", "g.safetensors.json", "g.safetensors.md"],
@@ -329,7 +330,7 @@ def test_a_killed_exports_leftovers_beside_it_go_and_look_alikes_stay(runs, tmp_
     look_alike = tmp_path / ".pngs.zzzz9999.tmp"  # a user's folder that merely has such a name
     look_alike.mkdir()
     (look_alike / "keep.txt").write_text("mine\n")
-    gankit.load_run(runs["images"]).export(4, out, progress=False)
+    gankit.load_run(runs["images"]).save_samples(4, out, progress=False)
     assert not half.exists() and not replaced.parent.exists()
     assert (look_alike / "keep.txt").read_text() == "mine\n"
     assert sorted(p.name for p in out.glob("*.png")) == ["0.png", "1.png", "2.png", "3.png"]

@@ -102,7 +102,8 @@ def sample(
                                               "drs_finetune_steps": drs_finetune_steps}.items() if value is not None}
     run = load_run(run_dir, checkpoint)
     wanted = _class_list(classes)
-    path = run.export(n, output, seed=seed, truncation=truncation, classes=wanted, drs=drs, force=force, **settings)
+    path = run.save_samples(n, output, seed=seed, truncation=truncation, classes=wanted, drs=drs, force=force,
+                            **settings)
     out.print(f"wrote {n} samples{'' if wanted is None else ' of class ' + ', '.join(wanted)} to {path}")
     if drs:
         report = run.drs_report

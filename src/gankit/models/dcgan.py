@@ -38,12 +38,11 @@ from collections.abc import Sequence
 
 import torch
 from torch import Tensor, nn
-from torch.nn.utils.parametrizations import spectral_norm as _spectral_norm
 
 from gankit.errors import ConfigError
-from gankit.models.layers import (ImageConvTranspose2d, MinibatchDiscrimination, MinibatchStd, init_weights,
-                                  leaky_relu)
-from gankit.models.mlp import OUTPUT_ACTIVATIONS, PackSizeError
+from gankit.models.conv_discriminator import ConvDiscriminator
+from gankit.models.layers import ImageConvTranspose2d, init_weights, leaky_relu
+from gankit.models.mlp import OUTPUT_ACTIVATIONS
 
 __all__ = ["DCGANGenerator", "DCGANDiscriminator", "STYLES", "STYLE_DEFAULTS", "forward_flops"]
 
@@ -139,7 +138,7 @@ class DCGANGenerator(nn.Module):
         return self.net(z)
 
 
-class DCGANDiscriminator(nn.Module):
+class DCGANDiscriminator(ConvDiscriminator):
     """x (B, C, H, W) -> raw logits (B // pack,); no sigmoid, the objectives work on
     raw scores.
 
@@ -158,62 +157,17 @@ class DCGANDiscriminator(nn.Module):
                  batch_norm: bool = False, dropout: float | None = None, slope: float | None = None,
                  pack: int = 1, spectral_norm: bool = False, minibatch_std: bool = False,
                  minibatch_kernels: int = 0, minibatch_kernel_dim: int = 5) -> None:
-        super().__init__()
         defaults = STYLE_DEFAULTS.get(style, {})
         dropout = defaults.get("d_dropout", 0.0) if dropout is None else dropout
         slope = defaults.get("d_slope", 0.2) if slope is None else slope
         channels, height, width = _check(style, image_shape, base_width, dropout)
-        if pack < 1:
-            raise ConfigError(f"pack must be >= 1, got {pack}")
-        self.in_shape = self.image_shape = (channels, height, width)
-        self.pack, self.style = int(pack), style
-
-        def wrap(layer: nn.Module) -> nn.Module:
-            return _spectral_norm(layer) if spectral_norm else layer
-
+        super().__init__((channels, height, width), pack, style)
         widths = (base_width, base_width) if style == "keras" else (base_width, 2 * base_width)
         kernel = 3 if style == "keras" else 5
-        layers: list[nn.Module] = []
-        n_in = self.pack * channels
-        for index, n_out in enumerate(widths):
-            norm = batch_norm and index > 0
-            layers.append(wrap(_conv_same(n_in, n_out, kernel, 2, bias=not norm)))
-            if norm:
-                layers.append(nn.BatchNorm2d(n_out))
-            layers.append(leaky_relu(slope))
-            if dropout > 0:
-                layers.append(nn.Dropout(dropout))
-            n_in = n_out
-            height, width = -(-height // 2), -(-width // 2)
-        layers.append(nn.Flatten())
-        features = n_in * height * width
-        if minibatch_std:
-            layers.append(MinibatchStd())
-            features += 1
-        if minibatch_kernels:
-            layers.append(MinibatchDiscrimination(features, minibatch_kernels, minibatch_kernel_dim))
-            features += minibatch_kernels
-        layers.append(wrap(nn.Linear(features, 1)))
-        self.net = nn.Sequential(*layers)
-        init_weights(self)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.net(self.packed(x)).squeeze(1)
-
-    def features(self, x: Tensor) -> Tensor:
-        """The input of the final Linear (B // pack, F): what a projection head reads."""
-        return self.net[:-1](self.packed(x))
-
-    def packed(self, x: Tensor) -> Tensor:
-        """(B, C, H, W) -> (B // pack, pack·C, H, W), checked."""
-        if x.ndim != 4 or tuple(x.shape[1:]) != self.in_shape:
-            raise ValueError(f"discriminator expects images of shape (B, {', '.join(map(str, self.in_shape))}), "
-                             f"got {tuple(x.shape)}")
-        batch, channels, height, width = x.shape
-        if batch % self.pack:
-            raise PackSizeError(f"batch of {batch} samples cannot be split into packs of {self.pack}: "
-                                f"use a batch size (and sample count) that is a multiple of {self.pack}")
-        return x.reshape(batch // self.pack, self.pack * channels, height, width)
+        self._build(widths, lambda n_in, n_out, bias: _conv_same(n_in, n_out, kernel, 2, bias=bias),
+                    batch_norm=batch_norm, slope=slope, dropout=dropout, spectral_norm=spectral_norm,
+                    minibatch_std=minibatch_std, minibatch_kernels=minibatch_kernels,
+                    minibatch_kernel_dim=minibatch_kernel_dim)
 
 
 _CONVS = (nn.Conv1d, nn.Conv2d, nn.Conv3d)

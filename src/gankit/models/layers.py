@@ -1,10 +1,11 @@
 """Small building blocks shared by the model families: activations, the image-channel
-transposed convolution, minibatch standard deviation, minibatch discrimination, weight
-initialisation and parameter counting."""
+transposed convolution, minibatch standard deviation, minibatch discrimination, the
+discriminator's score head, weight initialisation and parameter counting."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 from torch import Tensor, nn
@@ -127,6 +128,26 @@ class MinibatchDiscrimination(nn.Module):
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, kernels={self.kernels}, kernel_dim={self.kernel_dim}"
+
+
+def score_head(features: int, *, minibatch_std: bool = False, minibatch_kernels: int = 0,
+               minibatch_kernel_dim: int = 5, wrap: Callable[[nn.Module], nn.Module] = lambda layer: layer
+               ) -> list[nn.Module]:
+    """The end of every discriminator, after its flat features (rows of ``features``
+    numbers): ``MinibatchStd`` when ``minibatch_std`` (one feature), then
+    ``MinibatchDiscrimination`` with ``minibatch_kernels`` kernels when > 0 (that many
+    features, not wrapped), then ``wrap(nn.Linear(·, 1))``, the raw score (``wrap`` adds
+    spectral norm where asked). The layers are made in that order, so the random draws
+    that make them come in that order too."""
+    layers: list[nn.Module] = []
+    if minibatch_std:
+        layers.append(MinibatchStd())
+        features += 1
+    if minibatch_kernels:
+        layers.append(MinibatchDiscrimination(features, minibatch_kernels, minibatch_kernel_dim))
+        features += minibatch_kernels
+    layers.append(wrap(nn.Linear(features, 1)))
+    return layers
 
 
 class _PairwiseL1(torch.autograd.Function):

@@ -14,7 +14,7 @@ from torch.nn.utils.parametrizations import spectral_norm as _spectral_norm
 import gankit.fastpaths as fastpaths
 from gankit.errors import ConfigError
 from gankit.models.fused import ChainSpec, mlp_chain
-from gankit.models.layers import MinibatchDiscrimination, MinibatchStd, count_parameters, leaky_relu
+from gankit.models.layers import count_parameters, leaky_relu, score_head
 
 # How a packed MLP discriminator's first layer starts (``block_pack_init``).
 PACK_INITS: tuple[str, ...] = ("dense", "block")
@@ -143,24 +143,18 @@ class MLPDiscriminator(_PlainChain, nn.Module):
         self.in_shape = _shape(in_shape, "in_shape")
         self.pack = int(pack)
 
-        def linear(n_in: int, n_out: int) -> nn.Module:
-            layer = nn.Linear(n_in, n_out)
+        def wrap(layer: nn.Module) -> nn.Module:
             return _spectral_norm(layer) if spectral_norm else layer
 
         layers: list[nn.Module] = []
         width = self.pack * math.prod(self.in_shape)
         for next_width in _widths(hidden):
-            layers += [linear(width, next_width), leaky_relu(slope)]
+            layers += [wrap(nn.Linear(width, next_width)), leaky_relu(slope)]
             if dropout > 0:
                 layers.append(nn.Dropout(dropout))
             width = next_width
-        if minibatch_std:
-            layers.append(MinibatchStd())
-            width += 1
-        if minibatch_kernels:
-            layers.append(MinibatchDiscrimination(width, minibatch_kernels, minibatch_kernel_dim))
-            width += minibatch_kernels
-        layers.append(linear(width, 1))
+        layers += score_head(width, minibatch_std=minibatch_std, minibatch_kernels=minibatch_kernels,
+                             minibatch_kernel_dim=minibatch_kernel_dim, wrap=wrap)
         self.net = nn.Sequential(*layers)
         if pack_init not in PACK_INITS:
             raise ConfigError(f"pack_init must be one of {', '.join(PACK_INITS)}, got {pack_init!r}")

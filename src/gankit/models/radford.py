@@ -43,11 +43,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from torch import Tensor, nn
-from torch.nn.utils.parametrizations import spectral_norm as _spectral_norm
 
 from gankit.errors import ConfigError
-from gankit.models.layers import MinibatchDiscrimination, MinibatchStd, init_weights, leaky_relu
-from gankit.models.mlp import OUTPUT_ACTIVATIONS, PackSizeError
+from gankit.models.conv_discriminator import ConvDiscriminator
+from gankit.models.layers import init_weights, leaky_relu
+from gankit.models.mlp import OUTPUT_ACTIVATIONS
 
 __all__ = ["RADFORD", "RadfordDiscriminator", "RadfordGenerator", "radford_depth"]
 
@@ -114,7 +114,7 @@ class RadfordGenerator(nn.Module):
         return self.net(z)
 
 
-class RadfordDiscriminator(nn.Module):
+class RadfordDiscriminator(ConvDiscriminator):
     """x (B, C, S, S) -> raw logits (B // pack,); the options as ``DCGANDiscriminator``'s.
 
     ``net`` is a Sequential whose last module is the Dense layer to one logit
@@ -125,55 +125,11 @@ class RadfordDiscriminator(nn.Module):
     def __init__(self, image_shape: Sequence[int], *, base_width: int = 64, batch_norm: bool = True,
                  dropout: float = 0.0, slope: float = 0.2, pack: int = 1, spectral_norm: bool = False,
                  minibatch_std: bool = False, minibatch_kernels: int = 0, minibatch_kernel_dim: int = 5) -> None:
-        super().__init__()
         depth = radford_depth(image_shape)
         _check_width(base_width, dropout)
-        if pack < 1:
-            raise ConfigError(f"pack must be >= 1, got {pack}")
-        self.in_shape = self.image_shape = tuple(int(d) for d in image_shape)
-        self.pack, self.style = int(pack), RADFORD
-
-        def wrap(layer: nn.Module) -> nn.Module:
-            return _spectral_norm(layer) if spectral_norm else layer
-
-        layers: list[nn.Module] = []
-        n_in = self.pack * self.in_shape[0]
-        for index in range(depth):
-            n_out = base_width * 2 ** index
-            norm = batch_norm and index > 0
-            layers.append(wrap(nn.Conv2d(n_in, n_out, 4, 2, 1, bias=not norm)))
-            if norm:
-                layers.append(nn.BatchNorm2d(n_out))
-            layers.append(leaky_relu(slope))
-            if dropout > 0:
-                layers.append(nn.Dropout(dropout))
-            n_in = n_out
-        layers.append(nn.Flatten())
-        features = n_in * START_SIDE * START_SIDE
-        if minibatch_std:
-            layers.append(MinibatchStd())
-            features += 1
-        if minibatch_kernels:
-            layers.append(MinibatchDiscrimination(features, minibatch_kernels, minibatch_kernel_dim))
-            features += minibatch_kernels
-        layers.append(wrap(nn.Linear(features, 1)))
-        self.net = nn.Sequential(*layers)
-        init_weights(self)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.net(self.packed(x)).squeeze(1)
-
-    def features(self, x: Tensor) -> Tensor:
-        """The input of the final Linear (B // pack, F): what a projection head reads."""
-        return self.net[:-1](self.packed(x))
-
-    def packed(self, x: Tensor) -> Tensor:
-        """(B, C, H, W) -> (B // pack, pack·C, H, W), checked."""
-        if x.ndim != 4 or tuple(x.shape[1:]) != self.in_shape:
-            raise ValueError(f"discriminator expects images of shape (B, {', '.join(map(str, self.in_shape))}), "
-                             f"got {tuple(x.shape)}")
-        batch, channels, height, width = x.shape
-        if batch % self.pack:
-            raise PackSizeError(f"batch of {batch} samples cannot be split into packs of {self.pack}: "
-                                f"use a batch size (and sample count) that is a multiple of {self.pack}")
-        return x.reshape(batch // self.pack, self.pack * channels, height, width)
+        super().__init__(image_shape, pack, RADFORD)
+        self._build([base_width * 2 ** index for index in range(depth)],
+                    lambda n_in, n_out, bias: nn.Conv2d(n_in, n_out, 4, 2, 1, bias=bias),
+                    batch_norm=batch_norm, slope=slope, dropout=dropout, spectral_norm=spectral_norm,
+                    minibatch_std=minibatch_std, minibatch_kernels=minibatch_kernels,
+                    minibatch_kernel_dim=minibatch_kernel_dim)

@@ -105,7 +105,7 @@ class Run:
         )
 
     def sample(self, n: int, *, seed: int | None = None, batch_size: int | None = None, progress=None,
-               truncation: float | None = None, classes: ClassSpec | None = None, drs: bool = False,
+                     truncation: float | None = None, classes: ClassSpec | None = None, drs: bool = False,
                **drs_settings: Any) -> torch.Tensor:
         """``n`` generated samples as a CPU tensor, reproducible for a given ``seed``.
 
@@ -151,9 +151,9 @@ class Run:
             draw, self.discriminator, config, n, real=self.dataset.tensor, seed=seed, progress=bool(progress))
         return samples
 
-    def export(self, n: int, output: str | Path, *, seed: int | None = None, progress: bool = True,
-               truncation: float | None = None, classes: ClassSpec | None = None, drs: bool = False,
-               force: bool = False, **drs_settings: Any) -> Path:
+    def save_samples(self, n: int, output: str | Path, *, seed: int | None = None, progress: bool = True,
+                     truncation: float | None = None, classes: ClassSpec | None = None, drs: bool = False,
+                     force: bool = False, **drs_settings: Any) -> Path:
         """Write ``n`` samples: points to ``.csv``/``.npy``; images to a folder of
         ``0.png … {n-1}.png`` (the course platform's layout) or a ``.npz`` file; ``classes`` as
         in :meth:`sample`. With
