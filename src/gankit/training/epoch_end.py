@@ -30,7 +30,7 @@ def end_epoch(trainer: Trainer, records: list[dict[str, Any]]) -> None:
     if trainer.step_fn.small_data is not None:
         record.update(trainer.step_fn.small_data.log_values())
     if _due(trainer.epoch, c.eval.every, last):
-        metrics = trainer.evaluate(trainer.sampling_generator, trainer.models.discriminator)
+        metrics = trainer.evaluate(trainer.models.sampling_generator, trainer.models.discriminator)
         record.update(metrics)
         trainer.last_metrics = metrics
         key = quality_key(metrics, c.eval.select, c.objective.name)
@@ -50,7 +50,7 @@ def end_epoch(trainer: Trainer, records: list[dict[str, Any]]) -> None:
     if trainer.tensorboard is not None:
         trainer.tensorboard.log_record(record)
     if _due(trainer.epoch, c.train.sample_every, last or bool(trainer.stopped_by)):
-        plot_epoch(trainer.sampling_generator, trainer.fixed_latents, trainer.dataset, c, trainer.epoch, records,
+        plot_epoch(trainer.models.sampling_generator, trainer.fixed_latents, trainer.dataset, c, trainer.epoch, records,
                    trainer.paths.samples, trainer.paths.plots, trainer.fixed_labels)
         if trainer.tensorboard is not None:
             trainer.tensorboard.log_image("samples", trainer.paths.sample_grid(trainer.epoch),

@@ -49,8 +49,9 @@ from gankit.training.loop_state import LoopPosition, first_non_finite
 from gankit.training.optim import make_optimizers, set_learning_rates
 from gankit.training.progress import TrainingProgress
 from gankit.training.state import restore_state, training_state
-from gankit.training.step import STAT_NAMES, AdversarialModels, AdversarialStep, make_ema
+from gankit.training.step import AdversarialStep, make_ema
 from gankit.training.tensorboard import TensorBoardLog
+from gankit.training.types import STAT_NAMES, AdversarialModels
 
 
 def _position_field(name: str) -> property:
@@ -163,11 +164,6 @@ class Trainer:
                    where="the GPU's memory" if on_gpu else "this machine's memory")
 
     # ------------------------------------------------------------ state
-    @property
-    def sampling_generator(self) -> torch.nn.Module:
-        """The network used for samples and metrics: the EMA copy when there is one."""
-        return self.models.generator_ema or self.models.generator
-
     def state_dict(self) -> dict[str, Any]:
         return training_state(self)
 
