@@ -25,11 +25,11 @@ def end_epoch(trainer: Trainer, records: list[dict[str, Any]]) -> None:
     ``train.stop_at``), diagnose, log the record (metrics.jsonl, TensorBoard), draw samples and
     curves, refresh the report, save checkpoints. ``records``: the log so far, appended to."""
     c = trainer.config
-    last = trainer.epoch == c.train.epochs
+    last = trainer.position.epoch == c.train.epochs
     record = epoch_record(trainer.epoch_stats, trainer.position, c.train.batch_size, trainer.step_fn.has_ratio)
     if trainer.step_fn.small_data is not None:
         record.update(trainer.step_fn.small_data.log_values())
-    if _due(trainer.epoch, c.eval.every, last):
+    if _due(trainer.position.epoch, c.eval.every, last):
         metrics = trainer.evaluate(trainer.models.sampling_generator, trainer.models.discriminator)
         record.update(metrics)
         trainer.last_metrics = metrics
@@ -38,7 +38,7 @@ def end_epoch(trainer: Trainer, records: list[dict[str, Any]]) -> None:
             trainer.best_key = key
             ckpt.save_checkpoint({**trainer.state_dict(), "metrics": metrics}, trainer.paths.best_checkpoint)
         if trainer.stop_rule is not None and trainer.stop_rule.reached(metrics):
-            trainer.stopped_by = f"{trainer.stop_rule} reached at epoch {trainer.epoch}"
+            trainer.stopped_by = f"{trainer.stop_rule} reached at epoch {trainer.position.epoch}"
             record["stopped_by"] = trainer.stopped_by
     collapse = trainer.diagnostics.update([*records, record], record, trainer.progress)
     if collapse is not None and c.train.stop_on_collapse and not trainer.stopped_by:
@@ -49,16 +49,16 @@ def end_epoch(trainer: Trainer, records: list[dict[str, Any]]) -> None:
     records.append(record)
     if trainer.tensorboard is not None:
         trainer.tensorboard.log_record(record)
-    if _due(trainer.epoch, c.train.sample_every, last or bool(trainer.stopped_by)):
-        plot_epoch(trainer.models.sampling_generator, trainer.fixed_latents, trainer.dataset, c, trainer.epoch, records,
-                   trainer.paths.samples, trainer.paths.plots, trainer.fixed_labels)
+    if _due(trainer.position.epoch, c.train.sample_every, last or bool(trainer.stopped_by)):
+        plot_epoch(trainer.models.sampling_generator, trainer.fixed_latents, trainer.dataset, c,
+                   trainer.position.epoch, records, trainer.paths.samples, trainer.paths.plots, trainer.fixed_labels)
         if trainer.tensorboard is not None:
-            trainer.tensorboard.log_image("samples", trainer.paths.sample_grid(trainer.epoch),
-                                          trainer.step)
+            trainer.tensorboard.log_image("samples", trainer.paths.sample_grid(trainer.position.epoch),
+                                          trainer.position.step)
         write_report_safely(trainer.paths.root)
-    elif _due(trainer.epoch, c.eval.every, last):  # new metrics: the curves and the page follow
+    elif _due(trainer.position.epoch, c.eval.every, last):  # new metrics: the curves and the page follow
         plot_curves(records, c, trainer.paths.plots)
         write_report_safely(trainer.paths.root)
     every = c.train.checkpoint_every
-    if _due(trainer.epoch, every, last or bool(trainer.stopped_by)):
-        trainer.save(epoch_file=every > 0 and trainer.epoch % every == 0)
+    if _due(trainer.position.epoch, every, last or bool(trainer.stopped_by)):
+        trainer.save(epoch_file=every > 0 and trainer.position.epoch % every == 0)

@@ -25,21 +25,21 @@ if TYPE_CHECKING:
 
 def training_state(trainer: Trainer) -> dict[str, Any]:
     """The checkpoint dict of ``trainer`` at its current step."""
-    m = trainer.models
-    mid_epoch = trainer.batch > 0
+    m, at = trainer.models, trainer.position
+    mid_epoch = at.batch > 0
     small_data = trainer.step_fn.small_data
     extra = {"small_data": small_data.state_dict()} if small_data is not None else {}  # ADA's p, LeCam's averages
     return {
         "config": trainer.config.to_dict(), "sample_shape": list(trainer.dataset.sample_shape),
         "class_names": trainer.class_names,  # a conditional run's classes, label i = class_names[i]
-        "epoch": trainer.epoch, "batch": trainer.batch, "step": trainer.step, "elapsed": trainer.elapsed,
+        "epoch": at.epoch, "batch": at.batch, "step": at.step, "elapsed": at.elapsed,
         "generator": m.generator.state_dict(), "discriminator": m.discriminator.state_dict(),
         "generator_ema": m.generator_ema.state_dict() if m.generator_ema is not None else None,
         "g_optimizer": m.g_optimizer.state_dict(), "d_optimizer": m.d_optimizer.state_dict(),
         "rng": trainer.rng.get_state(), "torch_rng": torch.get_rng_state(),
         "cuda_rng": torch.cuda.get_rng_state_all() if trainer.device.type == "cuda" else None,
-        "permutation": trainer.permutation.cpu() if mid_epoch else None,
-        "epoch_stats": trainer.epoch_stats[: trainer.batch].cpu() if mid_epoch else None,
+        "permutation": at.permutation.cpu() if mid_epoch else None,
+        "epoch_stats": trainer.epoch_stats[: at.batch].cpu() if mid_epoch else None,
         "best_key": trainer.best_key,
         "last_metrics": {k: v for k, v in trainer.last_metrics.items() if isinstance(v, (int, float))},
         **extra,
@@ -80,13 +80,14 @@ def restore_state(trainer: Trainer, state: dict[str, Any], source: Path | str = 
     torch.set_rng_state(state["torch_rng"].cpu())
     if state.get("cuda_rng") is not None and trainer.device.type == "cuda":
         torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda_rng"]])
-    trainer.epoch, trainer.batch, trainer.step = int(state["epoch"]), int(state["batch"]), int(state["step"])
-    trainer.elapsed = float(state["elapsed"])
-    if trainer.batch > 0:
-        trainer.permutation = state["permutation"].to(trainer.device)
+    at = trainer.position
+    at.epoch, at.batch, at.step = int(state["epoch"]), int(state["batch"]), int(state["step"])
+    at.elapsed = float(state["elapsed"])
+    if at.batch > 0:
+        at.permutation = state["permutation"].to(trainer.device)
         saved = state["epoch_stats"].to(trainer.device)  # older checkpoints hold fewer columns
-        trainer.epoch_stats[: trainer.batch] = float("nan")
-        trainer.epoch_stats[: trainer.batch, : saved.shape[1]] = saved
+        trainer.epoch_stats[: at.batch] = float("nan")
+        trainer.epoch_stats[: at.batch, : saved.shape[1]] = saved
     trainer.best_key = state.get("best_key")
     if trainer.step_fn.small_data is not None and state.get("small_data") is not None:
         trainer.step_fn.small_data.load_state_dict(state["small_data"])

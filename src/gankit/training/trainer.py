@@ -54,22 +54,8 @@ from gankit.training.tensorboard import TensorBoardLog
 from gankit.training.types import STAT_NAMES, AdversarialModels
 
 
-def _position_field(name: str) -> property:
-    """``trainer.<name>`` reads and sets ``trainer.position.<name>`` (checkpoints, tests)."""
-    return property(lambda self: getattr(self.position, name),
-                    lambda self, value: setattr(self.position, name, value),
-                    doc=f"``position.{name}`` (see LoopPosition)")
-
-
 class Trainer:
     """Owns one run: builds everything from the config, trains, writes the run folder."""
-
-    epoch = _position_field("epoch")
-    batch = _position_field("batch")
-    step = _position_field("step")
-    elapsed = _position_field("elapsed")
-    epoch_seconds = _position_field("epoch_seconds")
-    permutation = _position_field("permutation")
 
     def __init__(self, config: Config, run_dir: Path, *, resume: bool = False, force: bool = False):
         self.config = config
@@ -140,8 +126,9 @@ class Trainer:
         elif self.is_main:
             self.lock = self.paths.create(force=force)
         if not self.is_main:  # dropout masks differ per rank (rank 0 keeps the one-process stream)
-            torch.manual_seed(t.seed + 7919 * self.place.rank + self.step)
-        self.tensorboard = TensorBoardLog(self.paths.tensorboard, purge_step=self.step + 1 if resume else None) \
+            torch.manual_seed(t.seed + 7919 * self.place.rank + self.position.step)
+        purge_step = self.position.step + 1 if resume else None
+        self.tensorboard = TensorBoardLog(self.paths.tensorboard, purge_step=purge_step) \
             if t.tensorboard and self.is_main else None
         if not self.is_main:
             return
@@ -177,7 +164,7 @@ class Trainer:
             self.warnings.extend(f"skipped damaged checkpoint: {w}" for w in warnings)
             restore_state(self, state, source=path)
             if self.is_main:
-                truncate_records(self.paths.metrics, self.step, on_warning=self.warnings.append)
+                truncate_records(self.paths.metrics, self.position.step, on_warning=self.warnings.append)
         except BaseException:
             self.close()
             raise
@@ -206,7 +193,8 @@ class Trainer:
     def save(self, *, epoch_file: bool) -> Path:
         last = self.paths.last_checkpoint
         if epoch_file:
-            ckpt.save_checkpoint(self.state_dict(), last, self.paths.checkpoints / f"epoch_{self.epoch:04d}.pt")
+            epoch_file_path = self.paths.checkpoints / f"epoch_{self.position.epoch:04d}.pt"
+            ckpt.save_checkpoint(self.state_dict(), last, epoch_file_path)
             ckpt.prune_checkpoints(self.paths.checkpoints, self.config.train.keep_checkpoints)
         else:
             ckpt.save_checkpoint(self.state_dict(), last)
@@ -218,7 +206,7 @@ class Trainer:
         every 50 steps and at the start of each epoch (one small all-reduce)."""
         if not self.place.enabled:
             return self._stop_requested
-        return self.batch % 50 == 0 and distributed.any_rank(self._stop_requested, self.place, self.device)
+        return self.position.batch % 50 == 0 and distributed.any_rank(self._stop_requested, self.place, self.device)
 
     def _check_finite(self, start: int, stop: int) -> None:
         """Raise TrainingDiverged at the first non-finite loss of steps ``start:stop``; under DDP
@@ -230,11 +218,11 @@ class Trainer:
         if found is None:
             return
         row, value = found
-        step = self.epoch * self.steps_per_epoch + start + row + 1
+        step = self.position.epoch * self.steps_per_epoch + start + row + 1
         last = self.paths.last_checkpoint
         kept = f"the last good checkpoint is {last}" if last.exists() else "no checkpoint had been saved yet"
         raise TrainingDiverged(
-            f"loss became {value} at step {step} (epoch {self.epoch + 1}, objective "
+            f"loss became {value} at step {step} (epoch {self.position.epoch + 1}, objective "
             f"{self.config.objective.name}); training stopped and {kept}. Try a lower learning rate, "
             "spectral normalisation, or another objective"
         )
@@ -297,27 +285,28 @@ class Trainer:
             print(f"warning: {warning}", file=sys.stderr)
         on_main = threading.current_thread() is threading.main_thread()
         previous = signal.signal(signal.SIGINT, self._request_stop) if on_main else None
+        at = self.position
         progress = TrainingProgress(self.config.train.epochs, self.steps_per_epoch,
                                     self.config.train.progress and self.is_main)
         self.progress = progress
-        if self.tensorboard is not None and self.step == 0:
+        if self.tensorboard is not None and at.step == 0:
             self.tensorboard.log_text("config", "```toml\n" + self.config.to_toml() + "\n```", 0)
         try:
             with progress:
                 if progress.enabled:
                     progress.log(f"[dim]{device_line(self.device)}[/dim]")
-                progress.update(self.step)
-                while self.epoch < self.config.train.epochs and not self.stopped_by:
+                progress.update(at.step)
+                while at.epoch < self.config.train.epochs and not self.stopped_by:
                     self.run_epoch(progress)
-                    self.epoch += 1
-                    self.batch = 0
+                    at.epoch += 1
+                    at.batch = 0
                     self._after_epoch(records)
                     if records:
-                        progress.epoch_done(self.epoch, records[-1])
+                        progress.epoch_done(at.epoch, records[-1])
         except KeyboardInterrupt:
             path = self.save(epoch_file=False) if self.is_main else self.paths.last_checkpoint
             raise TrainingInterrupted(
-                f"interrupted at step {self.step} (epoch {self.epoch + 1}); checkpoint saved to {path}; "
+                f"interrupted at step {at.step} (epoch {at.epoch + 1}); checkpoint saved to {path}; "
                 f"continue with: gankit train {self.paths.root} --resume"
             ) from None
         finally:
@@ -325,7 +314,7 @@ class Trainer:
                 signal.signal(signal.SIGINT, previous)
             if self.tensorboard is not None:
                 self.tensorboard.close()
-        final = {**self.last_metrics, "epoch": self.epoch, "step": self.step, "train_seconds": round(self.elapsed, 2)}
+        final = {**self.last_metrics, "epoch": at.epoch, "step": at.step, "train_seconds": round(at.elapsed, 2)}
         if self.stopped_by:
             final["stopped_by"] = self.stopped_by
         final["diagnostics"] = [d.as_dict() for d in self.diagnostics.active]
