@@ -84,7 +84,7 @@ def tutorial_epoch(pixels: torch.Tensor, batch_size: int, latent_dim: int, lr: f
 
 
 def gankit_epoch(trainer: Trainer) -> float:
-    trainer.batch = 0
+    trainer.position.batch = 0
     start = time.perf_counter()
     trainer.run_epoch()
     return time.perf_counter() - start

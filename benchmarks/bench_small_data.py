@@ -109,7 +109,7 @@ def step_cost(rounds: int) -> None:
         times: dict[str, list[float]] = {name: [] for name in trainers}
         for round_ in range(rounds + 1):
             for name, trainer in trainers.items():
-                trainer.batch = 0
+                trainer.position.batch = 0
                 started = time.perf_counter()
                 trainer.run_epoch()
                 if round_:  # the first round warms up

@@ -85,7 +85,7 @@ class Row:
 
 def epoch_time(trainer: Trainer) -> float:
     """Seconds per step of one whole epoch of ``trainer`` (the trainer's own loop)."""
-    trainer.batch = 0
+    trainer.position.batch = 0
     start = time.perf_counter()
     trainer.run_epoch()
     return (time.perf_counter() - start) / trainer.steps_per_epoch

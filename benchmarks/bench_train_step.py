@@ -137,9 +137,9 @@ def plain_loop(data: torch.Tensor, config, g_shapes, d_shapes, steps: int) -> fl
 
 def gankit_loop(trainer: Trainer, steps: int) -> float:
     """Seconds per step of gankit's trainer, over whole epochs of ``steps`` steps."""
-    trainer.batch = 0
+    trainer.position.batch = 0
     trainer.run_epoch()            # warm-up epoch
-    trainer.batch = 0
+    trainer.position.batch = 0
     start = time.perf_counter()
     trainer.run_epoch()
     return (time.perf_counter() - start) / trainer.steps_per_epoch

@@ -40,7 +40,7 @@ def test_consumers_read_the_catalogue():
 
 
 def test_the_trainer_logs_the_step_statistics_under_catalogue_names():
-    from gankit.training.step import STAT_NAMES
+    from gankit.training.types import STAT_NAMES
 
     logged = set(STAT_NAMES) - {"g_step"}
     assert logged <= set(catalogue.TRAINING_KEYS)

@@ -9,8 +9,8 @@ from gankit.config import load_config
 from gankit.errors import ConfigError
 from gankit.files.checkpoint import load_checkpoint
 from gankit.training.distributed import Distributed, resolve_device
-from gankit.training.step import STAT_NAMES
 from gankit.training.trainer import Trainer
+from gankit.training.types import STAT_NAMES
 
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
 

@@ -376,7 +376,7 @@ def _run(monkeypatch, tmp_path, preset, overrides, *, on, manual, epochs=1, name
     _switch(monkeypatch, on)
     torch.manual_seed(7)  # dropout draws from the global RNG
     for _ in range(epochs):
-        trainer.batch = 0
+        trainer.position.batch = 0
         trainer.run_epoch()
     monkeypatch.undo()
     return set(hits), _state(trainer)

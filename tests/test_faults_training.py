@@ -242,7 +242,7 @@ def test_eval_feature_files_are_loaded_before_training(tmp_path, monkeypatch):
                              (f"eval.features={garbage}", "cannot be read"),
                              (f"eval.evaluator={tmp_path / 'evaluator.pt'}", "not found")):
         started = []
-        monkeypatch.setattr(Trainer, "run_epoch", lambda self, progress=None: started.append(self.epoch))
+        monkeypatch.setattr(Trainer, "run_epoch", lambda self, progress=None: started.append(self.position.epoch))
         with pytest.raises(DataError, match=message):
             gankit.train("mnist-dcgan", overrides=["data.limit=64", "train.batch_size=32", setting],
                          out=tmp_path / "run")

@@ -105,3 +105,68 @@ def test_nothing_imports_the_command_line():
         module = _module_name(path)
         if _unit(module) != "cli":
             assert "cli" not in {_unit(name) for name in _imports(path, module)}, module
+
+
+# ---------------------------------------------------------------- no import circles in training/
+
+TRAINING = SOURCE / "training"
+
+
+def _imported_modules(path: Path, module: str, known: set[str]) -> set[str]:
+    """The modules of ``known`` that ``path`` imports, at any depth (TYPE_CHECKING blocks and
+    functions included); ``from package import name`` counts ``package.name`` when it is a module."""
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                parts = package.split(".")
+                base = ".".join(parts[: len(parts) - node.level + 1] + ([node.module] if node.module else []))
+            else:
+                base = node.module or ""
+            found.add(base)
+            found.update(f"{base}.{alias.name}" for alias in node.names)
+    return (found & known) - {module}
+
+
+def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One import circle of ``graph`` (module -> modules it imports) as [a, b, ..., a], or None."""
+    done: set[str] = set()
+    for start in sorted(graph):
+        if start in done:
+            continue
+        path, on_path, stack = [start], {start}, [(start, iter(sorted(graph[start])))]
+        while stack:
+            node, children = stack[-1]
+            child = next(children, None)
+            if child is None:
+                stack.pop()
+                path.pop()
+                on_path.discard(node)
+                done.add(node)
+            elif child in on_path:
+                return path[path.index(child):] + [child]
+            elif child not in done:
+                path.append(child)
+                on_path.add(child)
+                stack.append((child, iter(sorted(graph[child]))))
+    return None
+
+
+def test_cycle_finder_finds_a_circle():
+    assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": set()}) == ["a", "b", "c", "a"]
+    assert _cycle({"a": {"b", "c"}, "b": {"c"}, "c": set()}) is None
+
+
+def test_no_training_module_imports_one_that_imports_it_back():
+    """Not even for type hints: the shared types live in training/types.py, and what a module
+    needs of the trainer or the step comes in as an object it names (TrainingState, EpochEnd,
+    the manual step's StepParts)."""
+    paths = {_module_name(path): path for path in sorted(TRAINING.glob("*.py"))}
+    known = set(paths)
+    graph = {module: _imported_modules(path, module, known) for module, path in paths.items()}
+    assert graph["gankit.training.trainer"] >= {"gankit.training.state", "gankit.training.distributed"}  # parsed
+    circle = _cycle(graph)
+    assert circle is None, "import circle: " + " -> ".join(circle)

@@ -119,7 +119,7 @@ def test_manual_step_trains_exactly_like_the_autograd_step(tmp_path, overrides):
     for trainer in (manual, auto):
         torch.manual_seed(7)  # dropout draws from the global RNG: the same draws for both
         for _ in range(2):
-            trainer.batch = 0
+            trainer.position.batch = 0
             trainer.run_epoch()
     assert auto.step_fn.manual_chains() is None
     pairs = [(manual.models.generator, auto.models.generator),

@@ -133,7 +133,7 @@ def test_curves_and_report_follow_each_evaluation(tmp_path, tiny_overrides):
     config = load_config("toy-ring8", tiny_overrides + ["train.epochs=5", "train.sample_every=3", "eval.every=1"])
     trainer = Trainer(config, tmp_path / "run")
     trainer.run_epoch()
-    trainer.epoch, trainer.batch = 1, 0
+    trainer.position.epoch, trainer.position.batch = 1, 0
     trainer._after_epoch([])
     run = tmp_path / "run"
     assert not (run / "samples" / "epoch_0001.png").exists()

@@ -83,7 +83,7 @@ LOG_SCALE_OK = frozenset(m.name for m in METRICS if m.log_scale)
 COUNT_METRICS = frozenset(m.name for m in METRICS if m.count)
 
 # What training logs per epoch (metrics.jsonl), in the report's column order; the step's
-# statistics are named after training/step.py's STAT_NAMES.
+# statistics are named after training/types.py's STAT_NAMES.
 TRAINING_KEYS: tuple[str, ...] = (
     "epoch", "step", "time", "epoch_seconds", "samples_per_second", "g_loss", "d_loss_real", "d_loss_fake",
     "d_real_score", "d_fake_score", "d_real_prob", "d_fake_prob", "g_grad_norm", "augment_p", "augment_r",

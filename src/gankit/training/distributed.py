@@ -35,7 +35,7 @@ from gankit.config import TrainConfig
 from gankit.errors import ConfigError
 
 if TYPE_CHECKING:  # only for the annotation
-    from gankit.training.step import AdversarialModels
+    from gankit.training.types import AdversarialModels
 
 # Evaluation runs on rank 0 while the other ranks wait in a collective: allow it minutes.
 COLLECTIVE_TIMEOUT = timedelta(minutes=60)

@@ -1,64 +1,94 @@
 """The end of an epoch on rank 0: which of the hooks (training/hooks.py) are due, in what order,
-and what they leave in the run folder. The loop itself is in training/trainer.py.
+and what they leave in the run folder. The loop itself is in training/trainer.py, which
+builds the ``EpochEnd`` these work with.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from gankit.files.records import append_record
-from gankit.metrics.select import quality_key
-from gankit.files import checkpoint as ckpt
-from gankit.training.hooks import plot_curves, plot_epoch, write_report_safely
-from gankit.training.loop_state import epoch_record
+import torch
 
-if TYPE_CHECKING:  # the trainer imports this module
-    from gankit.training.trainer import Trainer
+from gankit.data.base import Dataset
+from gankit.files import checkpoint as ckpt
+from gankit.files.records import append_record
+from gankit.files.rundir import RunPaths
+from gankit.metrics.select import quality_key
+from gankit.training.hooks import DiagnosticsHook, EvaluationHook, plot_curves, plot_epoch, write_report_safely
+from gankit.training.loop_state import epoch_record
+from gankit.training.state import TrainingState, checkpoint_dict, write_checkpoint
+
+if TYPE_CHECKING:
+    from gankit.config.rules import StopRule
+    from gankit.training.progress import TrainingProgress
+    from gankit.training.tensorboard import TensorBoardLog
+
+
+@dataclass
+class EpochEnd:
+    """What the end of an epoch works with: the training state (whose ``best_key`` and
+    ``last_metrics`` it updates, and which it checkpoints), the run folder, the dataset and the
+    fixed inputs the sample pictures are drawn from, the evaluation and diagnostics hooks, the
+    TensorBoard log (None: off) and ``train.stop_at`` as a rule (None: none)."""
+
+    state: TrainingState
+    paths: RunPaths
+    dataset: Dataset
+    fixed_latents: torch.Tensor
+    fixed_labels: torch.Tensor | None
+    evaluate: EvaluationHook
+    diagnostics: DiagnosticsHook
+    tensorboard: TensorBoardLog | None
+    stop_rule: StopRule | None
+    has_ratio: bool  # the objective estimates the density ratio (the record's d_real_prob/d_fake_prob)
 
 
 def _due(epoch: int, every: int, last: bool) -> bool:
     return last or (every > 0 and epoch % every == 0)
 
 
-def end_epoch(trainer: Trainer, records: list[dict[str, Any]]) -> None:
+def end_epoch(end: EpochEnd, records: list[dict[str, Any]], progress: TrainingProgress | None = None) -> str:
     """Rank 0's work after an epoch, each part when due: evaluate (and keep ``best.pt``, check
     ``train.stop_at``), diagnose, log the record (metrics.jsonl, TensorBoard), draw samples and
-    curves, refresh the report, save checkpoints. ``records``: the log so far, appended to."""
-    c = trainer.config
-    last = trainer.epoch == c.train.epochs
-    record = epoch_record(trainer.epoch_stats, trainer.position, c.train.batch_size, trainer.step_fn.has_ratio)
-    if trainer.step_fn.small_data is not None:
-        record.update(trainer.step_fn.small_data.log_values())
-    if _due(trainer.epoch, c.eval.every, last):
-        metrics = trainer.evaluate(trainer.sampling_generator, trainer.models.discriminator)
+    curves, refresh the report, save checkpoints. ``records``: the log so far, appended to.
+    Returns why the run stops here, or "" when it goes on."""
+    state, paths, c = end.state, end.paths, end.state.config
+    epoch = state.position.epoch
+    last = epoch == c.train.epochs
+    stopped_by = ""
+    record = epoch_record(state.epoch_stats, state.position, c.train.batch_size, end.has_ratio)
+    if state.small_data is not None:
+        record.update(state.small_data.log_values())
+    if _due(epoch, c.eval.every, last):
+        metrics = end.evaluate(state.models.sampling_generator, state.models.discriminator)
         record.update(metrics)
-        trainer.last_metrics = metrics
+        state.last_metrics = metrics
         key = quality_key(metrics, c.eval.select, c.objective.name)
-        if key and (trainer.best_key is None or key > trainer.best_key):
-            trainer.best_key = key
-            ckpt.save_checkpoint({**trainer.state_dict(), "metrics": metrics}, trainer.paths.best_checkpoint)
-        if trainer.stop_rule is not None and trainer.stop_rule.reached(metrics):
-            trainer.stopped_by = f"{trainer.stop_rule} reached at epoch {trainer.epoch}"
-            record["stopped_by"] = trainer.stopped_by
-    collapse = trainer.diagnostics.update([*records, record], record, trainer.progress)
-    if collapse is not None and c.train.stop_on_collapse and not trainer.stopped_by:
-        trainer.stopped_by = (f"mode collapse since epoch {collapse.since_epoch} (train.stop_on_collapse); "
-                              "checkpoints/best.pt holds the best model before it")
-        record["stopped_by"] = trainer.stopped_by
-    append_record(trainer.paths.metrics, record)
+        if key and (state.best_key is None or key > state.best_key):
+            state.best_key = key
+            ckpt.save_checkpoint({**checkpoint_dict(state), "metrics": metrics}, paths.best_checkpoint)
+        if end.stop_rule is not None and end.stop_rule.reached(metrics):
+            stopped_by = record["stopped_by"] = f"{end.stop_rule} reached at epoch {epoch}"
+    collapse = end.diagnostics.update([*records, record], record, progress)
+    if collapse is not None and c.train.stop_on_collapse and not stopped_by:
+        stopped_by = record["stopped_by"] = (f"mode collapse since epoch {collapse.since_epoch} "
+                                             "(train.stop_on_collapse); checkpoints/best.pt holds the best "
+                                             "model before it")
+    append_record(paths.metrics, record)
     records.append(record)
-    if trainer.tensorboard is not None:
-        trainer.tensorboard.log_record(record)
-    if _due(trainer.epoch, c.train.sample_every, last or bool(trainer.stopped_by)):
-        plot_epoch(trainer.sampling_generator, trainer.fixed_latents, trainer.dataset, c, trainer.epoch, records,
-                   trainer.paths.samples, trainer.paths.plots, trainer.fixed_labels)
-        if trainer.tensorboard is not None:
-            trainer.tensorboard.log_image("samples", trainer.paths.sample_grid(trainer.epoch),
-                                          trainer.step)
-        write_report_safely(trainer.paths.root)
-    elif _due(trainer.epoch, c.eval.every, last):  # new metrics: the curves and the page follow
-        plot_curves(records, c, trainer.paths.plots)
-        write_report_safely(trainer.paths.root)
+    if end.tensorboard is not None:
+        end.tensorboard.log_record(record)
+    if _due(epoch, c.train.sample_every, last or bool(stopped_by)):
+        plot_epoch(state.models.sampling_generator, end.fixed_latents, end.dataset, c, epoch, records,
+                   paths.samples, paths.plots, end.fixed_labels)
+        if end.tensorboard is not None:
+            end.tensorboard.log_image("samples", paths.sample_grid(epoch), state.position.step)
+        write_report_safely(paths.root)
+    elif _due(epoch, c.eval.every, last):  # new metrics: the curves and the page follow
+        plot_curves(records, c, paths.plots)
+        write_report_safely(paths.root)
     every = c.train.checkpoint_every
-    if _due(trainer.epoch, every, last or bool(trainer.stopped_by)):
-        trainer.save(epoch_file=every > 0 and trainer.epoch % every == 0)
+    if _due(epoch, every, last or bool(stopped_by)):
+        write_checkpoint(state, paths, epoch_file=every > 0 and epoch % every == 0)
+    return stopped_by

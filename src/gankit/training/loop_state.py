@@ -1,7 +1,7 @@
 """Where the training loop stands, and what its steps logged: the loop's position (saved in
 every checkpoint, so a resumed run continues bit for bit) and the epoch's record for
 ``metrics.jsonl``, computed from the per-step statistics (columns named by
-training/step.py's ``STAT_NAMES``).
+training/types.py's ``STAT_NAMES``).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import torch
 
-from gankit.training.step import COLUMN, LOSS_COLUMNS, STAT_NAMES
+from gankit.training.types import COLUMN, LOSS_COLUMNS, STAT_NAMES
 
 # Statistics logged as the mean over every step of the epoch, in the record's order.
 EVERY_STEP_MEANS = ("d_loss_real", "d_loss_fake", "g_loss", "d_real_score", "d_fake_score")

@@ -18,34 +18,38 @@ the losses' small graphs) was ~a quarter of a ring8 step of 128-wide layers.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Protocol
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from gankit.models.fused import chain_backward, chain_forward, chain_parameters
 from gankit.models.mlp import has_layer_hooks
+from gankit.training.types import AdversarialModels, EMAPairs, ManualChain, ManualChains, Prepared
 
-if TYPE_CHECKING:  # the step imports this module
+if TYPE_CHECKING:
     from gankit.config import TrainConfig
     from gankit.objectives import Objective
-    from gankit.training.step import AdversarialModels, AdversarialStep, Prepared
 
 
-class ManualChain(NamedTuple):
-    """One network as the manual step runs it: the module (for its train/eval mode), its
-    parameters [w0, b0, w1, …] and the chain's slope, output activation and dropout."""
+class StepParts(Protocol):
+    """What the manual step uses of the autograd step (``AdversarialStep``, training/step.py):
+    its networks and objective, its latent draws, G's gradient norm, the EMA update and the
+    statistics row, so that both steps draw, update and log alike."""
 
-    net: nn.Module
-    params: list[Tensor]
-    slope: float
-    output: str
-    dropout: float
+    models: AdversarialModels
+    objective: Objective
+    pack: int
+    zero: Tensor
 
+    def latents(self) -> Tensor: ...
 
-class ManualChains(NamedTuple):
-    generator: ManualChain
-    discriminator: ManualChain
+    def gradient_norm(self, g_params: list[Tensor]) -> Tensor: ...
+
+    def update_ema(self, generator_steps: int, pairs: EMAPairs | None) -> None: ...
+
+    def row(self, losses: tuple[Tensor, ...], scores: Tensor, with_generator_step: bool,
+            grad_norm: Tensor) -> Tensor: ...
 
 
 def plain_chains(models: AdversarialModels, objective: Objective, train_config: TrainConfig) -> ManualChains | None:
@@ -81,7 +85,7 @@ def _backward(chain: ManualChain, grad: Tensor, x: Tensor, y: Tensor, hidden: li
 
 
 @torch.no_grad()
-def manual_step(step: AdversarialStep, prepared: Prepared, real: Tensor, with_generator_step: bool,
+def manual_step(step: StepParts, prepared: Prepared, real: Tensor, with_generator_step: bool,
                 generator_steps: int) -> Tensor:
     """``AdversarialStep.__call__`` for plain MLPs, by hand (same draws, updates and row);
     ``prepared`` is the step's ``Prepared`` with its ``chains``."""

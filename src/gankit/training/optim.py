@@ -15,17 +15,13 @@ APIs, fenced in ``gankit/fastpaths.py`` ("fused_adam", "optimizer_hooks"): with
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import torch
 import torch.optim.optimizer as _optimizer_module
 from torch import nn
 
 import gankit.fastpaths as fastpaths
 from gankit.config import TrainConfig
-
-if TYPE_CHECKING:  # the step imports this module
-    from gankit.training.step import AdversarialModels
+from gankit.training.types import AdversarialModels
 
 
 def make_optimizers(generator: nn.Module, discriminator: nn.Module,

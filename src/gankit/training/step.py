@@ -28,8 +28,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-from dataclasses import dataclass
-from enum import IntEnum
 
 import torch
 from torch import nn
@@ -38,32 +36,10 @@ import gankit.fastpaths as fastpaths
 from gankit.config import ModelConfig, TrainConfig
 from gankit.objectives import Objective, gradient_penalty
 from gankit.sampling.latent import sample_latent
-from gankit.training.manual_mlp import ManualChains, manual_step, plain_chains
+from gankit.training.manual_mlp import manual_step, plain_chains
 from gankit.training.optim import FusedAdamStep
 from gankit.training.small_data import SmallData
-
-# Columns of the per-step statistics buffer. ``d_real_prob``/``d_fake_prob``: mean over the
-# batch of p/(p + q) as the discriminator sees it, σ(log-density-ratio estimate), NaN for
-# objectives without one (hinge, wgan-gp, tv); ``g_grad_norm``: the L2 norm of the generator's
-# gradient at its step (0 on steps without one). The diagnostics read these.
-STAT_NAMES = ("d_loss_real", "d_loss_fake", "g_loss", "d_real_score", "d_fake_score", "g_step",
-              "d_real_prob", "d_fake_prob", "g_grad_norm")
-# Column index by name (``stats[:, COLUMN.g_step]``), and the loss columns as one slice.
-COLUMN = IntEnum("StatColumn", [(name, index) for index, name in enumerate(STAT_NAMES)])
-LOSS_COLUMNS = slice(COLUMN.d_loss_real, COLUMN.g_loss + 1)
-
-
-@dataclass
-class AdversarialModels:
-    generator: nn.Module
-    discriminator: nn.Module
-    g_optimizer: torch.optim.Optimizer
-    d_optimizer: torch.optim.Optimizer
-    generator_ema: nn.Module | None = None
-    # What the training passes call when it is not the module itself: a DDP wrapper and/or a
-    # torch.compile'd module sharing its parameters. Checkpoints store the modules above.
-    generator_train: nn.Module | None = None
-    discriminator_train: nn.Module | None = None
+from gankit.training.types import AdversarialModels, EMAPairs, ManualChains, Prepared
 
 
 def make_ema(generator: nn.Module) -> nn.Module:
@@ -72,9 +48,6 @@ def make_ema(generator: nn.Module) -> nn.Module:
     ema.requires_grad_(False)
     ema.eval()
     return ema
-
-
-EMAPairs = tuple[list[torch.Tensor], list[torch.Tensor], list[tuple[torch.Tensor, torch.Tensor]]]
 
 
 def ema_pairs(ema: nn.Module, generator: nn.Module) -> EMAPairs:
@@ -115,17 +88,6 @@ def ema_decay_at(decay: float, generator_steps: int) -> float:
     ExponentialMovingAverage): early on the average follows G instead of holding on to
     the random initial weights for ~1/(1 − decay) steps."""
     return min(decay, (1.0 + generator_steps) / (10.0 + generator_steps))
-
-
-@dataclass
-class Prepared:
-    """What a step gathers once per set of network and optimizer objects."""
-    g_params: list[torch.Tensor]        # G's trainable parameters
-    d_params: list[torch.Tensor]        # D's optimizer's parameters
-    ema: EMAPairs | None                # (EMA, G) parameter and buffer pairs
-    d_step: FusedAdamStep
-    g_step: FusedAdamStep
-    chains: ManualChains | None         # plain MLP chains for the manual step, or None
 
 
 class AdversarialStep:
@@ -176,8 +138,9 @@ class AdversarialStep:
 
     def row(self, losses: tuple[torch.Tensor, ...], scores: torch.Tensor, with_generator_step: bool,
              grad_norm: torch.Tensor) -> torch.Tensor:
-        """The STAT_NAMES row from the losses and D's scores of real (first half) and fake (second
-        half): mean scores, and the mean of σ(log p/q), D's belief that a sample is real, per half."""
+        """The ``STAT_NAMES`` row (training/types.py) from the losses and D's scores of real (first
+        half) and fake (second half): mean scores, and the mean of σ(log p/q), D's belief that a
+        sample is real, per half."""
         halves = scores.detach().view(2, -1)
         if self.has_ratio and self.record_diagnostics:
             beliefs = torch.sigmoid(self.objective.log_density_ratio(halves)).view(2, -1).mean(dim=1)

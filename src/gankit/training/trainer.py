@@ -2,7 +2,9 @@
 
 The trainer builds the run from its config, steps through the epochs (the step itself is
 training/step.py; its position is a ``LoopPosition``, training/loop_state.py) and hands each
-epoch's end to training/epoch_end.py, which runs the hooks that are due.
+epoch's end to training/epoch_end.py, which runs the hooks that are due. Those modules see
+only the objects the trainer hands them: a ``TrainingState`` (what a checkpoint holds,
+training/state.py) and an ``EpochEnd`` (that state, the run folder and the hooks).
 
 All randomness of training (data order, latents, gradient-penalty mixing) comes from
 one seeded ``torch.Generator``; dropout draws from torch's global generator, which is
@@ -28,10 +30,10 @@ import torch
 from gankit.config import Config
 from gankit.config.rules import parse_stop_rule
 from gankit.data import load_dataset, write_skip_list
-from gankit.errors import CheckpointError, ConfigError, OutputError, TrainingDiverged, TrainingInterrupted
-from gankit.files.atomic import FULL_ERRNOS, describe_os_error, write_text
+from gankit.errors import ConfigError, OutputError, TrainingDiverged, TrainingInterrupted
+from gankit.files.atomic import FULL_ERRNOS, write_text
 from gankit.files.lock import RunLock
-from gankit.files.records import read_records, truncate_records, write_json
+from gankit.files.records import read_records, write_json
 from gankit.files.rundir import RunPaths
 from gankit.hardware import device_line, memory_bytes
 from gankit.models import build_models
@@ -39,36 +41,22 @@ from gankit.models.conditional import set_class_weights
 from gankit.models.size import check_fits
 from gankit.objectives import build_objective
 from gankit.sampling.grid_inputs import fixed_inputs
-from gankit.files import checkpoint as ckpt
 from gankit.files import owner
 from gankit.training import distributed
-from gankit.training.epoch_end import end_epoch
+from gankit.training.epoch_end import EpochEnd, end_epoch
 from gankit.training.small_data import SmallData
 from gankit.training.hooks import GRID_SAMPLES, PLOT_SAMPLES, DiagnosticsHook, EvaluationHook, write_report_safely
 from gankit.training.loop_state import LoopPosition, first_non_finite
 from gankit.training.optim import make_optimizers, set_learning_rates
 from gankit.training.progress import TrainingProgress
-from gankit.training.state import restore_state, training_state
-from gankit.training.step import STAT_NAMES, AdversarialModels, AdversarialStep, make_ema
+from gankit.training.state import TrainingState, load_latest_checkpoint, output_failed, write_checkpoint
+from gankit.training.step import AdversarialStep, make_ema
 from gankit.training.tensorboard import TensorBoardLog
-
-
-def _position_field(name: str) -> property:
-    """``trainer.<name>`` reads and sets ``trainer.position.<name>`` (checkpoints, tests)."""
-    return property(lambda self: getattr(self.position, name),
-                    lambda self, value: setattr(self.position, name, value),
-                    doc=f"``position.{name}`` (see LoopPosition)")
+from gankit.training.types import STAT_NAMES, AdversarialModels
 
 
 class Trainer:
     """Owns one run: builds everything from the config, trains, writes the run folder."""
-
-    epoch = _position_field("epoch")
-    batch = _position_field("batch")
-    step = _position_field("step")
-    elapsed = _position_field("elapsed")
-    epoch_seconds = _position_field("epoch_seconds")
-    permutation = _position_field("permutation")
 
     def __init__(self, config: Config, run_dir: Path, *, resume: bool = False, force: bool = False):
         self.config = config
@@ -116,32 +104,35 @@ class Trainer:
         self.rng = torch.Generator(device=self.device).manual_seed(t.seed)
         self.step_fn = AdversarialStep(self.models, objective, config.model, t, self.rng, self.device, self.rows,
                                        small_data=SmallData.from_config(config, self.device))
-        self.fixed_latents, self.fixed_labels = fixed_inputs(
+        fixed_latents, fixed_labels = fixed_inputs(
             GRID_SAMPLES if self.dataset.kind == "images" else PLOT_SAMPLES, config.model, self.class_names,
             torch.Generator(device=self.device).manual_seed(t.seed + 1), self.device)
         self.position = LoopPosition()
         self.epoch_stats = torch.zeros(self.steps_per_epoch, len(STAT_NAMES), device=self.device)
-        self.best_key: list[float] | None = None
-        self.last_metrics: dict[str, Any] = {}
+        # What checkpoints save: the objects above, shared (training/state.py).
+        self.state = TrainingState(config, self.dataset.sample_shape, self.class_names, self.models, self.rng,
+                                   self.device, self.position, self.epoch_stats, self.step_fn.small_data)
         self.warnings: list[str] = []
-        self.stop_rule = parse_stop_rule(t.stop_at)
+        stop_rule = parse_stop_rule(t.stop_at)
         self.stopped_by: str = ""
         self.diagnostics = DiagnosticsHook(config)
-        self.evaluate = EvaluationHook(self.dataset, config, str(self.device))
+        evaluate = EvaluationHook(self.dataset, config, str(self.device))
         if self.is_main:
-            self.evaluate.prepare()
-        self.progress: TrainingProgress | None = None
+            evaluate.prepare()
         self._stop_requested = False
         if resume:
             if self.lock is not None and self.lock.note:
                 self.warnings.append(self.lock.note)
-            self._restore()
+            self._resume()
         elif self.is_main:
             self.lock = self.paths.create(force=force)
         if not self.is_main:  # dropout masks differ per rank (rank 0 keeps the one-process stream)
-            torch.manual_seed(t.seed + 7919 * self.place.rank + self.step)
-        self.tensorboard = TensorBoardLog(self.paths.tensorboard, purge_step=self.step + 1 if resume else None) \
+            torch.manual_seed(t.seed + 7919 * self.place.rank + self.position.step)
+        purge_step = self.position.step + 1 if resume else None
+        self.tensorboard = TensorBoardLog(self.paths.tensorboard, purge_step=purge_step) \
             if t.tensorboard and self.is_main else None
+        self.epoch_end = EpochEnd(self.state, self.paths, self.dataset, fixed_latents, fixed_labels, evaluate,
+                                  self.diagnostics, self.tensorboard, stop_rule, self.step_fn.has_ratio)
         if not self.is_main:
             return
         # On resume too: overrides such as train.epochs=300 become part of the run.
@@ -163,25 +154,9 @@ class Trainer:
                    where="the GPU's memory" if on_gpu else "this machine's memory")
 
     # ------------------------------------------------------------ state
-    @property
-    def sampling_generator(self) -> torch.nn.Module:
-        """The network used for samples and metrics: the EMA copy when there is one."""
-        return self.models.generator_ema or self.models.generator
-
-    def state_dict(self) -> dict[str, Any]:
-        return training_state(self)
-
-    def _restore(self) -> None:
+    def _resume(self) -> None:
         try:
-            folder = self.paths.checkpoints
-            if not self.paths.last_checkpoint.exists() and not ckpt.epoch_checkpoints(folder):
-                raise CheckpointError(f"nothing to resume in {self.paths.root}: no checkpoint was saved; "
-                                      f"{self._start_again()}")
-            state, path, warnings = ckpt.load_latest(self.paths.checkpoints, map_location=self.device)
-            self.warnings.extend(f"skipped damaged checkpoint: {w}" for w in warnings)
-            restore_state(self, state, source=path)
-            if self.is_main:
-                truncate_records(self.paths.metrics, self.step, on_warning=self.warnings.append)
+            load_latest_checkpoint(self.state, self.paths, self.warnings, truncate_metrics=self.is_main)
         except BaseException:
             self.close()
             raise
@@ -192,37 +167,13 @@ class Trainer:
             self.lock.release()
             self.lock = None
 
-    def _output_failed(self, error: OSError | OutputError) -> OutputError:
-        """One line for a write that failed mid-run, naming what is still safe on disk and
-        what works next: ``--resume`` from that checkpoint, or starting again when there is none."""
-        text = str(error) if isinstance(error, OutputError) else describe_os_error(error, error.filename or "?")
-        saved = ckpt.last_good(self.paths.checkpoints)
-        if saved:
-            return OutputError(f"{text}; {saved}; free some space and continue with: "
-                               f"gankit train {self.paths.root} --resume")
-        return OutputError(f"{text}; no checkpoint had been saved yet, so there is nothing to resume: free some "
-                           f"space and {self._start_again()}")
-
-    def _start_again(self) -> str:
-        """The command that starts this run afresh in its folder, with the config it was given."""
-        return f"start again with: gankit train {self.paths.config} --out {self.paths.root} --force"
-
-    def save(self, *, epoch_file: bool) -> Path:
-        last = self.paths.last_checkpoint
-        if epoch_file:
-            ckpt.save_checkpoint(self.state_dict(), last, self.paths.checkpoints / f"epoch_{self.epoch:04d}.pt")
-            ckpt.prune_checkpoints(self.paths.checkpoints, self.config.train.keep_checkpoints)
-        else:
-            ckpt.save_checkpoint(self.state_dict(), last)
-        return last
-
     # ------------------------------------------------------------ loop
     def _should_stop(self) -> bool:
         """Ctrl-C seen: one process checks before every step; under DDP all ranks agree on it
         every 50 steps and at the start of each epoch (one small all-reduce)."""
         if not self.place.enabled:
             return self._stop_requested
-        return self.batch % 50 == 0 and distributed.any_rank(self._stop_requested, self.place, self.device)
+        return self.position.batch % 50 == 0 and distributed.any_rank(self._stop_requested, self.place, self.device)
 
     def _check_finite(self, start: int, stop: int) -> None:
         """Raise TrainingDiverged at the first non-finite loss of steps ``start:stop``; under DDP
@@ -234,11 +185,11 @@ class Trainer:
         if found is None:
             return
         row, value = found
-        step = self.epoch * self.steps_per_epoch + start + row + 1
+        step = self.position.epoch * self.steps_per_epoch + start + row + 1
         last = self.paths.last_checkpoint
         kept = f"the last good checkpoint is {last}" if last.exists() else "no checkpoint had been saved yet"
         raise TrainingDiverged(
-            f"loss became {value} at step {step} (epoch {self.epoch + 1}, objective "
+            f"loss became {value} at step {step} (epoch {self.position.epoch + 1}, objective "
             f"{self.config.objective.name}); training stopped and {kept}. Try a lower learning rate, "
             "spectral normalisation, or another objective"
         )
@@ -270,10 +221,10 @@ class Trainer:
         at.epoch_seconds = time.perf_counter() - started
         at.elapsed += at.epoch_seconds
 
-    def _after_epoch(self, records: list[dict[str, Any]]) -> None:
+    def _after_epoch(self, records: list[dict[str, Any]], progress: TrainingProgress | None = None) -> None:
         """Rank 0 runs the epoch's hooks; every rank learns whether they ended the run."""
         if self.is_main:
-            end_epoch(self, records)
+            self.stopped_by = end_epoch(self.epoch_end, records, progress)
         self.stopped_by = distributed.from_main(self.stopped_by, self.place)
 
     def _request_stop(self, signum, frame) -> None:  # noqa: ARG002 - signal handler signature
@@ -286,11 +237,11 @@ class Trainer:
         try:
             return self._fit()
         except OutputError as error:
-            raise self._output_failed(error) from None
+            raise output_failed(self.paths, error) from None
         except OSError as error:
             if error.errno not in FULL_ERRNOS:
                 raise
-            raise self._output_failed(error) from None
+            raise output_failed(self.paths, error) from None
         finally:
             self.close()
 
@@ -301,27 +252,28 @@ class Trainer:
             print(f"warning: {warning}", file=sys.stderr)
         on_main = threading.current_thread() is threading.main_thread()
         previous = signal.signal(signal.SIGINT, self._request_stop) if on_main else None
+        at = self.position
         progress = TrainingProgress(self.config.train.epochs, self.steps_per_epoch,
                                     self.config.train.progress and self.is_main)
-        self.progress = progress
-        if self.tensorboard is not None and self.step == 0:
+        if self.tensorboard is not None and at.step == 0:
             self.tensorboard.log_text("config", "```toml\n" + self.config.to_toml() + "\n```", 0)
         try:
             with progress:
                 if progress.enabled:
                     progress.log(f"[dim]{device_line(self.device)}[/dim]")
-                progress.update(self.step)
-                while self.epoch < self.config.train.epochs and not self.stopped_by:
+                progress.update(at.step)
+                while at.epoch < self.config.train.epochs and not self.stopped_by:
                     self.run_epoch(progress)
-                    self.epoch += 1
-                    self.batch = 0
-                    self._after_epoch(records)
+                    at.epoch += 1
+                    at.batch = 0
+                    self._after_epoch(records, progress)
                     if records:
-                        progress.epoch_done(self.epoch, records[-1])
+                        progress.epoch_done(at.epoch, records[-1])
         except KeyboardInterrupt:
-            path = self.save(epoch_file=False) if self.is_main else self.paths.last_checkpoint
+            path = write_checkpoint(self.state, self.paths, epoch_file=False) if self.is_main \
+                else self.paths.last_checkpoint
             raise TrainingInterrupted(
-                f"interrupted at step {self.step} (epoch {self.epoch + 1}); checkpoint saved to {path}; "
+                f"interrupted at step {at.step} (epoch {at.epoch + 1}); checkpoint saved to {path}; "
                 f"continue with: gankit train {self.paths.root} --resume"
             ) from None
         finally:
@@ -329,7 +281,7 @@ class Trainer:
                 signal.signal(signal.SIGINT, previous)
             if self.tensorboard is not None:
                 self.tensorboard.close()
-        final = {**self.last_metrics, "epoch": self.epoch, "step": self.step, "train_seconds": round(self.elapsed, 2)}
+        final = {**self.state.last_metrics, "epoch": at.epoch, "step": at.step, "train_seconds": round(at.elapsed, 2)}
         if self.stopped_by:
             final["stopped_by"] = self.stopped_by
         final["diagnostics"] = [d.as_dict() for d in self.diagnostics.active]
