@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -23,3 +24,17 @@ def one_error_line(result: subprocess.CompletedProcess) -> str:
 def file_snapshot(root: Path) -> dict[str, bytes]:
     """Every regular file under ``root`` (links followed), by relative path."""
     return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def killed_after_epoch(trained: Path, run: Path, epoch: int) -> None:
+    """``run``: a copy of ``trained`` as a run killed right after ``epoch`` looks."""
+    shutil.copytree(trained, run)
+    checkpoints = run / "checkpoints"
+    shutil.copy(checkpoints / f"epoch_{epoch:04d}.pt", checkpoints / "last.pt")
+    for later in checkpoints.glob("epoch_*.pt"):
+        if int(later.stem[6:]) > epoch:
+            later.unlink()
+    (checkpoints / "best.pt").unlink(missing_ok=True)
+    (run / "final_metrics.json").unlink()
+    lines = (run / "metrics.jsonl").read_bytes().splitlines(keepends=True)
+    (run / "metrics.jsonl").write_bytes(b"".join(lines[:epoch]))

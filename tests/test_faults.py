@@ -25,7 +25,7 @@ import pytest
 import torch
 
 import gankit
-from fault_tools import cli, one_error_line, file_snapshot as _snapshot
+from fault_tools import cli, killed_after_epoch as _killed_after_epoch, one_error_line, file_snapshot as _snapshot
 from gankit.config import coerce_config
 from gankit.data.folder import BROKEN_LINK, LINK_TO_FOLDER, load_folder
 from gankit.errors import CheckpointError, ConfigError, OutputError, RunLocked
@@ -186,7 +186,7 @@ def test_force_waits_for_no_one(trained, tmp_path):
     _copy_run(trained, run)
     before = _snapshot(run)
     holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from gankit.files.lock import RunLock; "
-                               f"lock = RunLock(sys.argv[1], 'gankit train').acquire(); print('held', flush=True); "
+                               "lock = RunLock(sys.argv[1], 'gankit train').acquire(); print('held', flush=True); "
                                "time.sleep(60)", str(run)], stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "held"
@@ -297,20 +297,6 @@ def test_lock_is_exclusive_within_one_process_and_released_after(tmp_path):
 
 
 # ---------------------------------------------------------------- 4. damaged or mismatched run folders
-
-def _killed_after_epoch(trained: Path, run: Path, epoch: int) -> None:
-    """``run``: a copy of ``trained`` as a run killed right after ``epoch`` looks."""
-    shutil.copytree(trained, run)
-    checkpoints = run / "checkpoints"
-    shutil.copy(checkpoints / f"epoch_{epoch:04d}.pt", checkpoints / "last.pt")
-    for later in checkpoints.glob("epoch_*.pt"):
-        if int(later.stem[6:]) > epoch:
-            later.unlink()
-    (checkpoints / "best.pt").unlink(missing_ok=True)
-    (run / "final_metrics.json").unlink()
-    lines = (run / "metrics.jsonl").read_bytes().splitlines(keepends=True)
-    (run / "metrics.jsonl").write_bytes(b"".join(lines[:epoch]))
-
 
 def test_damaged_metric_lines_are_skipped_kept_aside_and_resume_still_matches(trained, tmp_path):
     run = tmp_path / "run"

@@ -6,14 +6,13 @@ from __future__ import annotations
 import errno
 import json
 import os
-import shutil
 from pathlib import Path
 
 import pytest
 import torch
 
 import gankit
-from fault_tools import cli, one_error_line, file_snapshot as _snapshot
+from fault_tools import cli, killed_after_epoch as _killed_after_epoch, one_error_line, file_snapshot as _snapshot
 from gankit.config import coerce_config
 from gankit.data.folder import load_folder
 from gankit.errors import ConfigError, DataError, OutputError
@@ -61,20 +60,6 @@ def test_nproc_failures_exit_non_zero_with_one_line(tmp_path):
 
 
 # ---------------------------------------------------------------- damaged run files
-
-def _killed_after_epoch(trained: Path, run: Path, epoch: int) -> None:
-    """``run``: a copy of ``trained`` as a run killed right after ``epoch`` looks."""
-    shutil.copytree(trained, run)
-    checkpoints = run / "checkpoints"
-    shutil.copy(checkpoints / f"epoch_{epoch:04d}.pt", checkpoints / "last.pt")
-    for later in checkpoints.glob("epoch_*.pt"):
-        if int(later.stem[6:]) > epoch:
-            later.unlink()
-    (checkpoints / "best.pt").unlink(missing_ok=True)
-    (run / "final_metrics.json").unlink()
-    lines = (run / "metrics.jsonl").read_bytes().splitlines(keepends=True)
-    (run / "metrics.jsonl").write_bytes(b"".join(lines[:epoch]))
-
 
 def _epochs(run: Path) -> list[int]:
     return [json.loads(line)["epoch"] for line in (run / "metrics.jsonl").read_text().splitlines()]
