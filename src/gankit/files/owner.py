@@ -42,6 +42,7 @@ RUN_LAYOUT = re.compile(r"^(config\.toml|metrics\.jsonl|final_metrics\.json|repo
                         r"drs_eval\.json|metrics\.rejected\.jsonl|checkpoints/[\w.-]+\.pt|samples/epoch_\d+\.png|"
                         r"plots/[\w.-]+\.png|tb/events\.out\.tfevents\.[\w.-]+)$")
 
+
 def resolve_output(path: str | Path) -> Path:
     """``path`` with symlinks resolved once (kept as given when it has none): from here on a
     symlinked output is its target, so nothing is deleted through a link and then missed."""

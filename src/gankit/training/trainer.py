@@ -60,7 +60,7 @@ class Trainer:
 
     def __init__(self, config: Config, run_dir: Path, *, resume: bool = False, force: bool = False):
         self.config = config
-        self.paths = RunPaths(Path(run_dir))
+        self.paths = RunPaths(owner.resolve_output(run_dir))  # a symlinked folder is its target throughout
         t = config.train
         self.place, self.device = distributed.setup(t.device)
         self.is_main = self.place.is_main
