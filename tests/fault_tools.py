@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import os
 import shutil
 import subprocess
 import sys
@@ -38,3 +40,23 @@ def killed_after_epoch(trained: Path, run: Path, epoch: int) -> None:
     (run / "final_metrics.json").unlink()
     lines = (run / "metrics.jsonl").read_bytes().splitlines(keepends=True)
     (run / "metrics.jsonl").write_bytes(b"".join(lines[:epoch]))
+
+
+def fail_fsync_of(monkeypatch, fragment: str) -> list[str]:
+    """Make ``os.fsync`` raise ENOSPC for files whose path contains ``fragment`` (as a disk
+    that fills up reports it); returns the list of paths it failed, for assertions."""
+    failed: list[str] = []
+    real = os.fsync
+
+    def fsync(descriptor: int) -> None:
+        try:
+            name = os.readlink(f"/proc/self/fd/{descriptor}")
+        except OSError:
+            name = ""
+        if fragment in name:
+            failed.append(name)
+            raise OSError(errno.ENOSPC, "No space left on device", name)
+        real(descriptor)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    return failed

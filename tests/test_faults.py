@@ -25,7 +25,7 @@ import pytest
 import torch
 
 import gankit
-from fault_tools import cli, killed_after_epoch as _killed_after_epoch, one_error_line, file_snapshot as _snapshot
+from fault_tools import cli, fail_fsync_of, killed_after_epoch as _killed_after_epoch, one_error_line, file_snapshot as _snapshot
 from gankit.config import coerce_config
 from gankit.data.folder import BROKEN_LINK, LINK_TO_FOLDER, load_folder
 from gankit.errors import CheckpointError, ConfigError, OutputError, RunLocked
@@ -96,26 +96,6 @@ def small_disk(path: Path, kilobytes: int):
 
 def _grow(path: Path, kilobytes: int) -> None:
     subprocess.run(["mount", "-o", f"remount,size={kilobytes}k", str(path)], check=True)
-
-
-def fail_fsync_of(monkeypatch, fragment: str) -> list[str]:
-    """Make ``os.fsync`` raise ENOSPC for files whose path contains ``fragment`` (as a disk
-    that fills up reports it); returns the list of paths it failed, for assertions."""
-    failed: list[str] = []
-    real = os.fsync
-
-    def fsync(descriptor: int) -> None:
-        try:
-            name = os.readlink(f"/proc/self/fd/{descriptor}")
-        except OSError:
-            name = ""
-        if fragment in name:
-            failed.append(name)
-            raise OSError(errno.ENOSPC, "No space left on device", name)
-        real(descriptor)
-
-    monkeypatch.setattr(os, "fsync", fsync)
-    return failed
 
 
 @pytest.fixture(scope="module")

@@ -3,16 +3,14 @@ what to do (never a traceback), and a user's files are left as they were."""
 
 from __future__ import annotations
 
-import errno
 import json
-import os
 from pathlib import Path
 
 import pytest
 import torch
 
 import gankit
-from fault_tools import cli, killed_after_epoch as _killed_after_epoch, one_error_line, file_snapshot as _snapshot
+from fault_tools import cli, fail_fsync_of, killed_after_epoch as _killed_after_epoch, one_error_line, file_snapshot as _snapshot
 from gankit.config import coerce_config
 from gankit.data.folder import load_folder
 from gankit.errors import ConfigError, DataError, OutputError
@@ -114,23 +112,6 @@ def test_a_run_without_a_good_checkpoint_fails_in_one_line(trained, tmp_path, pa
 
 
 # ---------------------------------------------------------------- a full disk
-
-def fail_fsync_of(monkeypatch, fragment: str) -> None:
-    """Make ``os.fsync`` raise ENOSPC for files whose path contains ``fragment``, as a disk
-    that fills up reports it."""
-    real = os.fsync
-
-    def fsync(descriptor: int) -> None:
-        try:
-            name = os.readlink(f"/proc/self/fd/{descriptor}")
-        except OSError:
-            name = ""
-        if fragment in name:
-            raise OSError(errno.ENOSPC, "No space left on device", name)
-        real(descriptor)
-
-    monkeypatch.setattr(os, "fsync", fsync)
-
 
 def test_a_disk_full_before_the_first_checkpoint_says_to_start_again(tmp_path, monkeypatch):
     run = tmp_path / "run"

@@ -55,20 +55,27 @@ def _unit(module: str) -> str:
     return "cli" if parts[1].startswith("cli") or parts[1] == "__main__" else parts[1]
 
 
-def _imports(path: Path, module: str) -> set[str]:
-    """Every gankit module ``path`` imports (absolute or relative, at any depth)."""
+def _import_statements(path: Path, module: str) -> list[tuple[str, list[str]]]:
+    """Every import of ``path`` at any depth (TYPE_CHECKING blocks and functions included) as
+    (the module imported from, the names imported): relative imports made absolute."""
     package = module if path.name == "__init__.py" else module.rpartition(".")[0]
-    found = set()
+    statements = []
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names)
+            statements += [(alias.name, []) for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
             if node.level:
-                base = package.split(".")[: len(package.split(".")) - node.level + 1]
-                found.add(".".join(base + ([node.module] if node.module else [])))
-            elif node.module:
-                found.add(node.module)
-    return {name for name in found if name == "gankit" or name.startswith("gankit.")}
+                parts = package.split(".")
+                base = ".".join(parts[: len(parts) - node.level + 1] + ([node.module] if node.module else []))
+            else:
+                base = node.module or ""
+            statements.append((base, [alias.name for alias in node.names]))
+    return statements
+
+
+def _imports(path: Path, module: str) -> set[str]:
+    """Every gankit module ``path`` imports (absolute or relative, at any depth)."""
+    return {base for base, _ in _import_statements(path, module) if base == "gankit" or base.startswith("gankit.")}
 
 
 MODULES = sorted(SOURCE.rglob("*.py"))
@@ -115,19 +122,10 @@ TRAINING = SOURCE / "training"
 def _imported_modules(path: Path, module: str, known: set[str]) -> set[str]:
     """The modules of ``known`` that ``path`` imports, at any depth (TYPE_CHECKING blocks and
     functions included); ``from package import name`` counts ``package.name`` when it is a module."""
-    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
     found = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                parts = package.split(".")
-                base = ".".join(parts[: len(parts) - node.level + 1] + ([node.module] if node.module else []))
-            else:
-                base = node.module or ""
-            found.add(base)
-            found.update(f"{base}.{alias.name}" for alias in node.names)
+    for base, names in _import_statements(path, module):
+        found.add(base)
+        found.update(f"{base}.{name}" for name in names)
     return (found & known) - {module}
 
 
