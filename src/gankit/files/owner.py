@@ -297,8 +297,7 @@ def is_output(folder: Path) -> bool:
 def governed(path: str | Path) -> bool:
     """Whether the file ``path`` lies in a location gankit marked (bound or not): never data to move."""
     folder = _nearest(_absolute(path).parent)
-    return folder is not None and (read_marker(folder) is None or read_marker(folder).kind != "files"
-                                   or Path(path).name in listed_files(folder))
+    return folder is not None and (output_kind(folder) != "files" or Path(path).name in listed_files(folder))
 
 
 def listed_files(folder: Path) -> set[str]:
