@@ -53,6 +53,8 @@ METRICS: tuple[Metric, ...] = (
     Metric("class_kl", LOWER, "KL(generated class histogram ‖ real or uniform histogram), nats", log_scale=True),
     Metric("modes_covered", HIGHER, "Stacked MNIST modes (of 1,000) with at least one sample", count=True),
     Metric("modes_kl", LOWER, "KL(generated Stacked MNIST mode histogram ‖ uniform), nats", log_scale=True),
+    Metric("memorisation", LOWER, "share of generated samples whose nearest training image is closer than a "
+           "third of that image's distance to its nearest other training image (near-copies)"),
     Metric("intra_fid", LOWER, "mean over the classes of the FID between real and generated samples of each "
            "class (conditional runs; Miyato & Koyama 2018)", log_scale=True),
     Metric("class_accuracy", HIGHER, "share of class-conditioned samples the evaluator assigns to their class "

@@ -50,7 +50,8 @@ def score_features(
     Keys: ``fid``, ``fid_std``, ``kid``, ``kid_std``, ``precision``, ``recall``,
     ``density``, ``coverage`` (with ``_std`` when ``bootstrap`` > 0), ``k``,
     ``n_real``, ``n_fake``, ``kid_subset_size``; then ``inception_score`` (+ std),
-    ``classes_covered``, ``num_classes``, ``class_kl`` for (N, C) probabilities, or
+    ``classes_covered``, ``num_classes``, ``class_kl`` for (N, C) probabilities (none for
+    C = 0, a feature space without classes), or
     ``modes_covered``, ``n_modes``, ``modes_kl`` for per-channel (N, 3, 10) ones;
     and ``warnings``, a list of sentences (empty when every number has enough samples).
     """
@@ -70,7 +71,7 @@ def score_features(
                         f"(< {PRDC_MIN_SAMPLES}) are noisy; use eval.n of at least 5000")
     if fake.probs.ndim == 3:
         scores.update(_public(stacked_modes(fake.probs), ("modes_covered", "n_modes", "modes_kl")))
-    else:
+    elif fake.probs.shape[1] > 0:  # a self-supervised feature space has no classes: no IS, no class modes
         splits = 10 if len(fake) >= 1000 else 1
         scores["inception_score"], scores["inception_score_std"] = inception_score(fake.probs, splits=splits)
         scores.update(_public(class_modes(fake.probs, real.probs),

@@ -39,9 +39,9 @@ class EvaluatorCNN(nn.Module):
 
     def __init__(self, in_channels: int, image_size: int, num_classes: int, feature_dim: int = 128):
         super().__init__()
-        if in_channels < 1 or image_size < 4 or num_classes < 2 or feature_dim < 1:
+        if in_channels < 1 or image_size < 4 or num_classes == 1 or num_classes < 0 or feature_dim < 1:
             raise ValueError(
-                f"EvaluatorCNN needs in_channels ≥ 1, image_size ≥ 4, num_classes ≥ 2 and feature_dim ≥ 1; "
+                f"EvaluatorCNN needs in_channels ≥ 1, image_size ≥ 4, num_classes 0 or ≥ 2 and feature_dim ≥ 1; "
                 f"got {in_channels}, {image_size}, {num_classes}, {feature_dim}"
             )
         self.in_channels, self.image_size = in_channels, image_size
@@ -57,7 +57,8 @@ class EvaluatorCNN(nn.Module):
             nn.BatchNorm1d(feature_dim),
             nn.ReLU(inplace=True),
         )
-        self.head = nn.Sequential(nn.Dropout(0.3), nn.Linear(feature_dim, num_classes))
+        # No class head (num_classes=0) for a self-supervised evaluator: its logits are (N, 0).
+        self.head = nn.Sequential(nn.Dropout(0.3), nn.Linear(feature_dim, num_classes)) if num_classes else None
 
     def features(self, x: Tensor) -> Tensor:
         """(N, feature_dim) penultimate activations: the metric feature space."""
@@ -65,12 +66,12 @@ class EvaluatorCNN(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         """(N, num_classes) class logits."""
-        return self.head(self.features(x))
+        return self.features_and_logits(x)[1]
 
     def features_and_logits(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        """Both outputs from one pass (what metric extraction needs)."""
+        """Both outputs from one pass (what metric extraction needs); (N, 0) logits without a head."""
         features = self.features(x)
-        return features, self.head(features)
+        return features, (features.new_zeros(len(features), 0) if self.head is None else self.head(features))
 
 
 def parameter_count(model: nn.Module) -> int:
