@@ -33,11 +33,20 @@ def train(
     batch_size: Annotated[int | None, typer.Option(help="Batch size (default: the recipe's).")] = None,
     lr: Annotated[float | None, typer.Option(help="Adam learning rate (default: the recipe's).")] = None,
     seed: Annotated[int | None, typer.Option(help="Split, init and augmentation seed (default: the recipe's).")] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No per-epoch lines.")] = False,
+    self_supervised: Annotated[bool, typer.Option(
+        "--self-supervised", help="Learn the features without labels (needs --data; any image folder, class "
+                                  "subfolders or not): an evaluator for FID/KID/precision/recall, no classes.")] = False,
+    with_labels: Annotated[bool, typer.Option(
+        "--with-labels", help="With --self-supervised: also train a class head on the labels, in the same "
+                              "network (classes covered and Inception Score then work too).")] = False,
+    objective: Annotated[str | None, typer.Option(
+        help="With --self-supervised: vicreg (default) or simclr.")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or per-epoch lines.")] = False,
     force: Annotated[bool, typer.Option("--force", help="Replace the evaluator file if gankit wrote it "
                                                         "(never a file of yours).")] = False,
 ) -> None:
-    """Train an evaluator on labelled images and write it as one .pt file (prints its held-out accuracy)."""
+    """Train an evaluator and write it as one .pt file: a classifier on labelled images (prints its
+    held-out accuracy), or with --self-supervised a feature network learnt from the images alone."""
     from gankit.classify.evaluator_train import (
         MNIST_RECIPE,
         load_labelled_data,
@@ -49,6 +58,13 @@ def train(
     args = list(args or [])
     changed = {key: value for key, value in
                {"epochs": epochs, "batch_size": batch_size, "lr": lr, "seed": seed}.items() if value is not None}
+    if self_supervised or with_labels or objective is not None:
+        if not self_supervised or ship or data is None:
+            raise ConfigError("--with-labels and --objective go with --self-supervised, which needs --data NAME "
+                              "(e.g. --data folder data.path=DIR) and not --ship")
+        _train_self_supervised(data, args, output or Path(f"evaluator-{data}.pt"), with_labels, objective, changed,
+                               quiet, force)
+        return
     if ship and (data is not None or args != ["mnist"] or changed or output is not None):
         raise ConfigError("--ship writes the shipped file: use it alone, as `gankit evaluator train mnist --ship`")
     path = shipped_evaluator_path() if ship else (output or Path(f"evaluator-{data or 'mnist'}.pt"))
@@ -65,3 +81,20 @@ def train(
         f"(trained on {report['n_train']}, best of {report['epochs']} epochs: {report['best_epoch']}, "
         f"{report['seconds']:.0f} s)\nevaluator file: [bold]{path}[/bold]", soft_wrap=True,
     )
+
+
+def _train_self_supervised(data: str, args: list[str], path: Path, with_labels: bool, objective: str | None,
+                           changed: dict, quiet: bool, force: bool) -> None:
+    """`gankit evaluator train --self-supervised`: load the data, train, print one summary line."""
+    from gankit.classify.evaluator_train import load_labelled_data
+    from gankit.classify.selfsup_train import train_self_supervised
+
+    settings = {**changed, **({"objective": objective} if objective is not None else {})}
+    dataset = load_labelled_data(data, args, progress=not quiet)
+    report = train_self_supervised(dataset, path, force=force, use_labels=with_labels, progress=not quiet,
+                                   **settings)
+    accuracy = (f", held-out accuracy {report['holdout_accuracy']:.2%} on {report['n_holdout']}"
+                if with_labels else "")
+    Console().print(f"self-supervised evaluator ({report['objective']}, {report['epochs']} epochs) trained in "
+                    f"{report['seconds']:.0f} s on {report['n_train']} images{accuracy}: [bold]{path}[/bold]",
+                    soft_wrap=True)
