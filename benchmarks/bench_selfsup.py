@@ -39,12 +39,17 @@ from synthetic_cells import make_cells  # noqa: E402
 
 from gankit.classify.evaluator import Evaluator, load_evaluator  # noqa: E402
 from gankit.classify.evaluator_train import MNIST_RECIPE, train_evaluator  # noqa: E402
+from gankit.classify.selfsup import Augmentation  # noqa: E402
 from gankit.classify.selfsup_train import DEFAULT_OBJECTIVE, fit_self_supervised  # noqa: E402
 from gankit.data.base import Dataset  # noqa: E402
 from gankit.metrics.fid import fid  # noqa: E402
 from gankit.models.classifiers import EvaluatorCNN  # noqa: E402
 
 N_TRAIN, N_EVAL = 2000, 2000
+VIEWS = {  # METHOD-VIEWS picks one of these, e.g. vicreg-shift
+    "crop": Augmentation(min_scale=0.5, max_scale=1.0, max_ratio=4 / 3, max_shift=0.0, flip=True),
+    "shift": Augmentation(min_scale=1.0, max_scale=1.0, max_ratio=1.0, max_shift=0.125, flip=True),
+}
 COLUMNS = ("base", "blur", "noise", "colour", "collapse", "ood", "knn", "acc", "seconds")
 
 
@@ -118,9 +123,10 @@ def build(method: str, images: torch.Tensor, labels: torch.Tensor | None, name: 
         report = train_evaluator(dataset, scratch / f"{name}-classifier.pt", **MNIST_RECIPE, progress=False)
         return (load_evaluator(scratch / f"{name}-classifier.pt"), time.perf_counter() - started,
                 report["holdout_accuracy"])
-    objective = DEFAULT_OBJECTIVE if method == "joint" else method
+    objective = DEFAULT_OBJECTIVE if method == "joint" else method.split("-")[0]
+    augmentation = VIEWS[method.split("-")[1]] if "-" in method else None  # None: the default
     network, class_names, report = fit_self_supervised(dataset, objective=objective, use_labels=method == "joint",
-                                                       progress=False)
+                                                       augmentation=augmentation, progress=False)
     return (Evaluator(method, network, class_names), time.perf_counter() - started,
             report.get("holdout_accuracy"))
 

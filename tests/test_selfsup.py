@@ -30,6 +30,15 @@ from gankit.errors import ConfigError, DataError, GankitError
 SIDE = 8  # tiny images keep every training here to a second or two
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny batches: one thread avoids the thread-sync overhead that dominates them on a busy machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def _images(count: int = MIN_IMAGES, channels: int = 3, seed: int = 0) -> Dataset:
     """`count` random blob images with 2 classes (bright top or bottom half)."""
     generator = torch.Generator().manual_seed(seed)
@@ -98,9 +107,21 @@ def test_vicreg_variance_hinge_is_zero_for_spread_out_dimensions_and_an_unknown_
 def test_a_flat_colour_stays_that_colour():
     colours = torch.tensor([[0.9, -0.4, 0.1], [-1.0, 1.0, -1.0], [0.25, 0.25, -0.75]])
     images = colours[:, :, None, None].expand(3, 3, 16, 16).repeat(20, 1, 1, 1)
-    view = random_view(images, Augmentation(), torch.Generator().manual_seed(0))
-    assert view.shape == images.shape
-    assert torch.allclose(view, images, atol=1e-6)
+    for augmentation in (Augmentation(), Augmentation(min_scale=1, max_ratio=1, max_shift=0.25)):
+        view = random_view(images, augmentation, torch.Generator().manual_seed(0))
+        assert view.shape == images.shape
+        assert torch.allclose(view, images, atol=1e-6)
+
+
+def test_shifts_move_whole_pixels_without_resampling():
+    images = torch.rand(30, 3, 12, 12, generator=torch.Generator().manual_seed(4))
+    view = random_view(images, Augmentation(min_scale=1, max_ratio=1, max_shift=0.25, flip=False),
+                       torch.Generator().manual_seed(0))
+    for original, moved in zip(images, view):
+        padded = torch.nn.functional.pad(original[None], (3,) * 4, mode="replicate")[0]
+        windows = [padded[:, dy:dy + 12, dx:dx + 12] for dy in range(7) for dx in range(7)]
+        assert any(torch.equal(moved, window) for window in windows)  # exactly one of the 49 shifts
+    assert not torch.equal(view, images)
 
 
 def test_full_crops_are_the_image_or_its_mirror_and_views_vary():

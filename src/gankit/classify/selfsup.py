@@ -54,17 +54,26 @@ VARIANCE_TARGET, VARIANCE_EPS = 1.0, 1e-4  # VICReg's γ and ε
 
 @dataclass(frozen=True)
 class Augmentation:
-    """The views' geometry: crop area share in [min_scale, max_scale] of the image, aspect
-    ratio (width / height) in [1 / max_ratio, max_ratio], and a coin-flip horizontal mirror."""
+    """The views' geometry: a crop of area share in [min_scale, max_scale] of the image with
+    aspect ratio (width / height) in [1 / max_ratio, max_ratio], resized back (bilinear); a
+    shift by up to `max_shift` × the side in whole pixels (edges replicated, no resampling);
+    and a coin-flip horizontal mirror. min_scale = max_scale = max_ratio = 1 turns the crop
+    off, so the pixels are only moved, never interpolated."""
 
     min_scale: float = 0.5
     max_scale: float = 1.0
     max_ratio: float = 4 / 3
+    max_shift: float = 0.0
     flip: bool = True
 
     def __post_init__(self) -> None:
-        if not 0.0 < self.min_scale <= self.max_scale <= 1.0 or self.max_ratio < 1.0:
-            raise ConfigError(f"augmentation {self}: give 0 < min_scale ≤ max_scale ≤ 1 and max_ratio ≥ 1")
+        if not 0.0 < self.min_scale <= self.max_scale <= 1.0 or self.max_ratio < 1.0 or not 0 <= self.max_shift < 0.5:
+            raise ConfigError(f"augmentation {self}: give 0 < min_scale ≤ max_scale ≤ 1, max_ratio ≥ 1 and "
+                              "0 ≤ max_shift < 0.5")
+
+    @property
+    def crops(self) -> bool:
+        return self.min_scale < 1.0 or self.max_ratio > 1.0
 
     def settings(self) -> dict[str, float | bool]:
         """The settings as a plain dict (what an evaluator file's report records)."""
@@ -72,26 +81,44 @@ class Augmentation:
 
 
 def random_view(images: Tensor, augmentation: Augmentation, generator: torch.Generator) -> Tensor:
-    """One augmented view of each (N, C, H, W) image: its own random crop (resized back to
-    H×W, bilinear) and mirror, drawn from ``generator``. The crop window never leaves the image."""
+    """One augmented view of each (N, C, H, W) image, its own random draw from ``generator``:
+    crop (the window never leaves the image), then shift, then mirror."""
+    if augmentation.crops:
+        images = _random_crop(images, augmentation, generator)
+    if augmentation.max_shift > 0:
+        images = _random_shift(images, round(augmentation.max_shift * min(images.shape[2:])), generator)
+    if augmentation.flip:
+        mirror = torch.rand(len(images), generator=generator) < 0.5
+        images = torch.where(mirror[:, None, None, None], images.flip(-1), images)
+    return images
+
+
+def _random_crop(images: Tensor, augmentation: Augmentation, generator: torch.Generator) -> Tensor:
+    """Each image's random crop, resized back to H×W with one bilinear ``grid_sample``."""
     count = len(images)
     area = augmentation.min_scale + (augmentation.max_scale - augmentation.min_scale) * torch.rand(
         count, generator=generator)
-    log_ratio = (torch.rand(count, generator=generator) * 2 - 1) * math.log(augmentation.max_ratio)
-    ratio = torch.exp(log_ratio)
+    ratio = torch.exp((torch.rand(count, generator=generator) * 2 - 1) * math.log(augmentation.max_ratio))
     width = torch.sqrt(area * ratio).clamp(max=1.0)  # shares of the image's side, in (0, 1]
     height = torch.sqrt(area / ratio).clamp(max=1.0)
     # The window's centre in grid coordinates (−1..1): anywhere that keeps the window inside.
     centre_x = (torch.rand(count, generator=generator) * 2 - 1) * (1 - width)
     centre_y = (torch.rand(count, generator=generator) * 2 - 1) * (1 - height)
-    mirror = torch.ones(count)
-    if augmentation.flip:
-        mirror = torch.where(torch.rand(count, generator=generator) < 0.5, -1.0, 1.0)
     theta = torch.zeros(count, 2, 3)
-    theta[:, 0, 0], theta[:, 0, 2] = width * mirror, centre_x
+    theta[:, 0, 0], theta[:, 0, 2] = width, centre_x
     theta[:, 1, 1], theta[:, 1, 2] = height, centre_y
     grid = F.affine_grid(theta.to(images.dtype), list(images.shape), align_corners=False)
     return F.grid_sample(images, grid, mode="bilinear", padding_mode="border", align_corners=False)
+
+
+def _random_shift(images: Tensor, pixels: int, generator: torch.Generator) -> Tensor:
+    """Each image moved by its own whole-pixel (dy, dx) in [−pixels, pixels], edges replicated."""
+    if pixels < 1:
+        return images
+    side_h, side_w = images.shape[2:]
+    padded = F.pad(images, (pixels,) * 4, mode="replicate")
+    offsets = torch.randint(0, 2 * pixels + 1, (len(images), 2), generator=generator).tolist()
+    return torch.stack([padded[i, :, dy:dy + side_h, dx:dx + side_w] for i, (dy, dx) in enumerate(offsets)])
 
 
 def nt_xent(z1: Tensor, z2: Tensor, temperature: float = TEMPERATURE) -> Tensor:
