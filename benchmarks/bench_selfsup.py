@@ -49,6 +49,7 @@ N_TRAIN, N_EVAL = 2000, 2000
 VIEWS = {  # METHOD-VIEWS picks one of these, e.g. vicreg-shift
     "crop": Augmentation(min_scale=0.5, max_scale=1.0, max_ratio=4 / 3, max_shift=0.0, flip=True),
     "shift": Augmentation(min_scale=1.0, max_scale=1.0, max_ratio=1.0, max_shift=0.125, flip=True),
+    "both": Augmentation(min_scale=0.5, max_scale=1.0, max_ratio=4 / 3, max_shift=0.125, flip=True),
 }
 COLUMNS = ("base", "blur", "noise", "colour", "collapse", "ood", "knn", "acc", "seconds")
 

@@ -157,7 +157,7 @@ def test_same_data_and_seed_give_byte_identical_weights_and_leave_the_callers_rn
     third, _, _ = fit_self_supervised(data, **_tiny(seed=1))
     assert serialised(third) != serialised(first)
     assert names == [] and first.num_classes == 0 and not first.training
-    assert report["self_supervised"] is True and report["objective"] == "vicreg" and report["n_train"] == MIN_IMAGES
+    assert report["self_supervised"] is True and report["objective"] == "simclr" and report["n_train"] == MIN_IMAGES
     assert report["augmentation"] == Augmentation().settings() and report["epochs"] == 1
 
 
@@ -178,17 +178,17 @@ def test_too_few_images_or_no_images_are_refused_with_the_numbers():
 
 def test_the_file_loads_as_an_evaluator_without_classes(tmp_path):
     out = tmp_path / "ev.pt"
-    report = train_self_supervised(_images(), out, **_tiny(objective="simclr"))
+    report = train_self_supervised(_images(), out, **_tiny(objective="vicreg"))
     evaluator = load_evaluator(out)
     features, probabilities = evaluator.extract(torch.zeros(5, 3, SIDE, SIDE))
     assert features.shape == (5, 128) and probabilities.shape == (5, 0)
-    assert evaluator.report["objective"] == "simclr" == report["objective"] and evaluator.class_names == []
+    assert evaluator.report["objective"] == "vicreg" == report["objective"] and evaluator.class_names == []
     for key in ("seed", "epochs", "seconds", "n_train", "torch_version", "threads", "data", "augmentation"):
         assert key in evaluator.report
     with pytest.raises(GankitError, match="pass --force"):
         train_self_supervised(_images(), out, **_tiny())
     train_self_supervised(_images(), out, force=True, **_tiny())
-    assert load_evaluator(out).report["objective"] == "vicreg"
+    assert load_evaluator(out).report["objective"] == "simclr"  # the default
     mine = tmp_path / "mine.pt"
     mine.write_bytes(b"a file of the user's")
     with pytest.raises(GankitError, match="did not write it"):

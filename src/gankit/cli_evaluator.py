@@ -40,7 +40,7 @@ def train(
         "--with-labels", help="With --self-supervised: also train a class head on the labels, in the same "
                               "network (classes covered and Inception Score then work too).")] = False,
     objective: Annotated[str | None, typer.Option(
-        help="With --self-supervised: vicreg (default) or simclr.")] = None,
+        help="With --self-supervised: simclr (default) or vicreg.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or per-epoch lines.")] = False,
     force: Annotated[bool, typer.Option("--force", help="Replace the evaluator file if gankit wrote it "
                                                         "(never a file of yours).")] = False,

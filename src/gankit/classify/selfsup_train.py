@@ -45,7 +45,7 @@ from gankit.models.classifiers import EvaluatorCNN
 MIN_IMAGES = 500
 IMAGE_BUDGET = 14_000  # images seen (each as two views): 7 epochs of 2,000, about 2.5 min on 2 cores
 MAX_EPOCHS = 60
-DEFAULT_OBJECTIVE = "vicreg"
+DEFAULT_OBJECTIVE = "simclr"
 BATCH_SIZE, LR, FEATURE_DIM, HOLDOUT_SHARE = 128, 2e-3, 128, 0.2
 
 
