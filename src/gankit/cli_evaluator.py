@@ -25,13 +25,15 @@ def train(
         help="'mnist': the recipe of the shipped evaluator. With --data: data.KEY=VALUE settings, "
              "e.g. data.path=DIR data.image_size=32 data.channels=3.")] = None,
     data: Annotated[str | None, typer.Option(
-        "--data", help="A data.name (e.g. folder: one subfolder per class).")] = None,
+        "--data", help="A data.name (e.g. folder: one subfolder per class, or any image folder with "
+                          "--self-supervised).")] = None,
     output: Annotated[Path | None, typer.Option(
         "--output", "-o", help="Evaluator file (default evaluator-mnist.pt, or evaluator-NAME.pt for --data NAME).")] = None,
     ship: Annotated[bool, typer.Option("--ship", help="Write the mnist recipe's result into the package.")] = False,
-    epochs: Annotated[int | None, typer.Option(help="Epochs (default: the mnist recipe's).")] = None,
-    batch_size: Annotated[int | None, typer.Option(help="Batch size (default: the recipe's).")] = None,
-    lr: Annotated[float | None, typer.Option(help="Adam learning rate (default: the recipe's).")] = None,
+    epochs: Annotated[int | None, typer.Option(help="Epochs (default: the mnist recipe's; with --self-supervised, "
+                                                       "as many as make 14,000 images seen).")] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Batch size (default: the recipe's; 128 with --self-supervised).")] = None,
+    lr: Annotated[float | None, typer.Option(help="Adam learning rate (default: the recipe's; 0.002 with --self-supervised).")] = None,
     seed: Annotated[int | None, typer.Option(help="Split, init and augmentation seed (default: the recipe's).")] = None,
     self_supervised: Annotated[bool, typer.Option(
         "--self-supervised", help="Learn the features without labels (needs --data; any image folder, class "
