@@ -148,6 +148,13 @@ def score(evaluator: Evaluator, name: str, images: torch.Tensor, labels: torch.T
     return row
 
 
+def _cell(key: str, row: dict[str, float]) -> str:
+    if key not in row:
+        return "—"
+    digits = {"knn": ".3f", "acc": ".3f", "base": ".4g", "seconds": ".0f"}.get(key, ".2f")
+    return format(row[key], digits)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sets", default="colour-mnist,cells,mnist")
@@ -164,8 +171,7 @@ def main() -> None:
                 row = {**score(evaluator, name, images, labels), "seconds": seconds}
                 if accuracy is not None:
                     row["acc"] = accuracy
-                cells = [("—" if key not in row else f"{row[key]:.3f}" if key in ("knn", "acc")
-                          else f"{row[key]:.4g}" if key == "base" else f"{row[key]:.2f}" if key != "seconds" else f"{row[key]:.0f}") for key in COLUMNS]
+                cells = [_cell(key, row) for key in COLUMNS]
                 print(f"| {name} | {method} | " + " | ".join(cells) + " |", flush=True)
 
 

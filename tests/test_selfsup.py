@@ -242,4 +242,4 @@ def test_the_command_line_refuses_self_supervised_options_out_of_place(tmp_path)
     result = CliRunner().invoke(evaluator_app, [
         "train", "--self-supervised", "--data", "folder", f"data.path={few}", f"data.image_size={SIDE}",
         "-o", str(tmp_path / "x.pt"), "-q"])
-    assert isinstance(result.exception, DataError) and f"has 20 images" in str(result.exception)
+    assert isinstance(result.exception, DataError) and "has 20 images" in str(result.exception)

@@ -32,12 +32,15 @@ def train(
     ship: Annotated[bool, typer.Option("--ship", help="Write the mnist recipe's result into the package.")] = False,
     epochs: Annotated[int | None, typer.Option(help="Epochs (default: the mnist recipe's; with --self-supervised, "
                                                        "as many as make 14,000 images seen).")] = None,
-    batch_size: Annotated[int | None, typer.Option(help="Batch size (default: the recipe's; 128 with --self-supervised).")] = None,
-    lr: Annotated[float | None, typer.Option(help="Adam learning rate (default: the recipe's; 0.002 with --self-supervised).")] = None,
+    batch_size: Annotated[int | None, typer.Option(
+        help="Batch size (default: the recipe's; 128 with --self-supervised).")] = None,
+    lr: Annotated[float | None, typer.Option(
+        help="Adam learning rate (default: the recipe's; 0.002 with --self-supervised).")] = None,
     seed: Annotated[int | None, typer.Option(help="Split, init and augmentation seed (default: the recipe's).")] = None,
     self_supervised: Annotated[bool, typer.Option(
         "--self-supervised", help="Learn the features without labels (needs --data; any image folder, class "
-                                  "subfolders or not): an evaluator for FID/KID/precision/recall, no classes.")] = False,
+                                  "subfolders or not): an evaluator for FID/KID/precision/recall, "
+                                  "no classes.")] = False,
     with_labels: Annotated[bool, typer.Option(
         "--with-labels", help="With --self-supervised: also train a class head on the labels, in the same "
                               "network (classes covered and Inception Score then work too).")] = False,

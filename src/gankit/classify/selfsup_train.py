@@ -77,7 +77,8 @@ def fit_self_supervised(
         raise ConfigError(f"objective '{objective}': choose one of {', '.join(OBJECTIVES)}")
     epochs = default_epochs(len(images)) if epochs is None else epochs
     if epochs < 1 or batch_size < 2 or lr <= 0:
-        raise DataError(f"epochs={epochs}, batch_size={batch_size}, lr={lr}: give epochs ≥ 1, batch_size ≥ 2, lr > 0")
+        raise DataError(f"epochs={epochs}, batch_size={batch_size}, lr={lr}: give epochs ≥ 1, batch_size ≥ 2 "
+                        "and lr > 0")
     labels, class_names = _labels(dataset) if use_labels else (None, [])
     if labels is not None:
         train_index, holdout_index = stratified_split(labels, HOLDOUT_SHARE, seed)
