@@ -110,7 +110,7 @@ def knn_accuracy(train: torch.Tensor, train_labels: torch.Tensor, test: torch.Te
 
 
 def build(method: str, images: torch.Tensor, labels: torch.Tensor | None, name: str,
-          scratch: Path) -> tuple[Evaluator, float, float | None]:
+          scratch: Path, epochs: int | None = None) -> tuple[Evaluator, float, float | None]:
     """(evaluator, training seconds, held-out class accuracy or None) for one method."""
     dataset = Dataset(name=name, tensor=images, geometry=None, labels=labels, kind="images",
                       class_names=None if labels is None else [str(i) for i in range(10)])
@@ -127,7 +127,7 @@ def build(method: str, images: torch.Tensor, labels: torch.Tensor | None, name: 
     objective = DEFAULT_OBJECTIVE if method == "joint" else method.split("-")[0]
     augmentation = VIEWS[method.split("-")[1]] if "-" in method else None  # None: the default
     network, class_names, report = fit_self_supervised(dataset, objective=objective, use_labels=method == "joint",
-                                                       augmentation=augmentation, progress=False)
+                                                       augmentation=augmentation, epochs=epochs, progress=False)
     return (Evaluator(method, network, class_names), time.perf_counter() - started,
             report.get("holdout_accuracy"))
 
@@ -158,7 +158,8 @@ def _cell(key: str, row: dict[str, float]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sets", default="colour-mnist,cells,mnist")
-    parser.add_argument("--methods", default="random,vicreg,simclr")
+    parser.add_argument("--methods", default="random,vicreg-both,simclr-both")
+    parser.add_argument("--epochs", type=int, default=None, help="self-supervised epochs (default: the budget's)")
     args = parser.parse_args()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; ratios are FID / base", flush=True)
     print("| set | method | " + " | ".join(COLUMNS) + " |\n|" + "---|" * (len(COLUMNS) + 2), flush=True)
@@ -167,7 +168,8 @@ def main() -> None:
             images, labels = load_set(name)
             for method in args.methods.split(","):
                 train_labels = None if labels is None else labels[:N_TRAIN]
-                evaluator, seconds, accuracy = build(method, images[:N_TRAIN], train_labels, name, Path(scratch))
+                evaluator, seconds, accuracy = build(method, images[:N_TRAIN], train_labels, name, Path(scratch),
+                                                 args.epochs)
                 row = {**score(evaluator, name, images, labels), "seconds": seconds}
                 if accuracy is not None:
                     row["acc"] = accuracy

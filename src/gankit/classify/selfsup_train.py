@@ -13,8 +13,8 @@ head (cross-entropy on the labelled images of a stratified 80/20 split), so the 
 gives class probabilities (Inception Score, classes covered) and its held-out accuracy.
 
 The number of epochs defaults to a budget of images seen (`IMAGE_BUDGET`), so the time
-is about the same whatever the set's size: 2,000 32×32 RGB images fit in under 3 minutes
-on a 2-core CPU. Same dataset and seed give the same weights on the same CPU and torch:
+is about the same whatever the set's size: 2,000 32×32 RGB images train in about 30 s on
+an idle 2-core CPU (several minutes when other jobs share its cores). Same dataset and seed give the same weights on the same CPU and torch:
 weight init draws from torch's default generator inside `torch.random.fork_rng` (the
 caller's RNG state is left alone), batch order and views from explicit generators.
 """
@@ -43,7 +43,7 @@ from gankit.models.classifiers import EvaluatorCNN
 # Below this, two views of a few hundred images teach a network little beyond them, and the
 # k-NN metrics computed in its space (precision, recall: k = 5) are too noisy to read.
 MIN_IMAGES = 500
-IMAGE_BUDGET = 14_000  # images seen (each as two views): 7 epochs of 2,000, about 2.5 min on 2 cores
+IMAGE_BUDGET = 14_000  # images seen (each as two views): 7 epochs of 2,000, ~30 s on 2 idle cores
 MAX_EPOCHS = 60
 DEFAULT_OBJECTIVE = "simclr"
 BATCH_SIZE, LR, FEATURE_DIM, HOLDOUT_SHARE = 128, 2e-3, 128, 0.2
