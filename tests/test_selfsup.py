@@ -243,3 +243,22 @@ def test_the_command_line_refuses_self_supervised_options_out_of_place(tmp_path)
         "train", "--self-supervised", "--data", "folder", f"data.path={few}", f"data.image_size={SIDE}",
         "-o", str(tmp_path / "x.pt"), "-q"])
     assert isinstance(result.exception, DataError) and "has 20 images" in str(result.exception)
+
+
+def test_the_command_line_with_labels_writes_one_network_with_a_class_head(tmp_path, monkeypatch):
+    monkeypatch.setenv("GANKIT_CACHE_DIR", str(tmp_path / "cache"))
+    data = _images()
+    root = tmp_path / "classes"
+    pixels = ((data.tensor + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
+    for index, (image, label) in enumerate(zip(pixels, data.labels.tolist())):
+        folder = root / data.class_names[label]
+        folder.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(image).save(folder / f"{index}.png")
+    out = tmp_path / "joint.pt"
+    result = CliRunner().invoke(evaluator_app, [
+        "train", "--self-supervised", "--with-labels", "--data", "folder", f"data.path={root}", "data.channels=3",
+        f"data.image_size={SIDE}", "-o", str(out), "--epochs", "3", "--batch-size", "50", "-q"])
+    assert result.exit_code == 0, result.output
+    assert "held-out accuracy" in result.output and "on 400 images" in result.output
+    evaluator = load_evaluator(out)
+    assert sorted(evaluator.class_names) == ["bottom", "top"] and evaluator.report["with_labels"] is True

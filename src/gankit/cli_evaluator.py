@@ -100,6 +100,6 @@ def _train_self_supervised(data: str, args: list[str], path: Path, with_labels: 
                                    **settings)
     accuracy = (f", held-out accuracy {report['holdout_accuracy']:.2%} on {report['n_holdout']}"
                 if with_labels else "")
-    Console().print(f"self-supervised evaluator ({report['objective']}, {report['epochs']} epochs) trained in "
-                    f"{report['seconds']:.0f} s on {report['n_train']} images{accuracy}: [bold]{path}[/bold]",
-                    soft_wrap=True)
+    epochs = f"{report['epochs']} epoch" + ("s" if report["epochs"] != 1 else "")
+    Console().print(f"self-supervised evaluator ({report['objective']}, {epochs}) trained in {report['seconds']:.0f} s "
+                    f"on {report['n_train']} images{accuracy}: [bold]{path}[/bold]", soft_wrap=True)
