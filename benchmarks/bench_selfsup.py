@@ -13,12 +13,14 @@ disjoint halves A and B of 1,000) are scored in its space:
   training images' features (labels used only here; cells have none).
 
 Bigger ratios = a more sensitive metric space. Methods: ``random`` (the untrained
-network: what the architecture alone gives), ``vicreg`` and ``simclr`` (the default
-budget of `gankit.classify.selfsup_train`), ``joint`` (the default objective plus a
-class head, ``use_labels=True``) and ``classifier`` (``train_evaluator`` with
-``MNIST_RECIPE``: the existing labelled evaluator). Timings are wall clock on this machine.
+network: what the architecture alone gives); ``OBJECTIVE-VIEWS`` such as ``simclr-both``
+or ``vicreg-crop`` (`fit_self_supervised` at its default budget, or ``--epochs``, with the
+views of `VIEWS`); ``joint`` (the default objective and views plus a class head,
+``use_labels=True``) and ``classifier`` (``train_evaluator`` with ``MNIST_RECIPE``: the
+existing labelled evaluator). Timings are wall clock on this machine.
 
-    PYTHONPATH=src python benchmarks/bench_selfsup.py                                   # everything
+    PYTHONPATH=src python benchmarks/bench_selfsup.py                 # random, vicreg-both, simclr-both on all sets
+    PYTHONPATH=src python benchmarks/bench_selfsup.py --sets colour-mnist,cells,mnist --methods vicreg-crop,simclr-crop,vicreg-shift,simclr-shift
     PYTHONPATH=src python benchmarks/bench_selfsup.py --sets colour-mnist --methods joint,classifier
 """
 
