@@ -3,9 +3,11 @@
 2D points are scored in data space against the true shape. Images are scored in a
 feature space: the shipped MNIST evaluator for MNIST-like data, a user's evaluator
 (``eval.evaluator=PATH``, made by ``gankit evaluator train``), a classifier of
-``gankit classify`` (``eval.features=PATH`` to its best.pt), or Inception-v3 with
-the user's FID weights (``eval.features=inception``). Stacked MNIST is scored per
-channel. Image runs whose discriminator outputs a logit (``bce`` and ``boundary``) also
+``gankit classify`` (``eval.features=PATH`` to its best.pt), Inception-v3 with
+the user's FID weights (``eval.features=inception``), or — for any other image folder —
+a self-supervised evaluator trained on the folder once and cached
+(`gankit.classify.evaluator_cache`). An evaluator must take the data's channels and
+size (checked, never silently converted). Stacked MNIST is scored per channel. Image runs whose discriminator outputs a logit (``bce`` and ``boundary``) also
 get the lung-cell boundary-loss study's s1, s2, s3 and score, so the original and the boundary objective can be
 compared as in its Figure 1 (s3 compares pixels in [0, 1]; it is not defined for 2D points).
 
@@ -22,7 +24,7 @@ from torch import Tensor, nn
 
 from gankit.config.schema import FEATURE_SPACES
 from gankit.data.base import Dataset
-from gankit.errors import ConfigError
+from gankit.errors import ConfigError, DataError
 from gankit.metrics.boundary import boundary_scores
 from gankit.metrics.images import FeatureSet, score_features
 from gankit.metrics.toy2d import evaluate_points
@@ -52,11 +54,16 @@ def reference_sample(dataset: Dataset, n: int, seed: int) -> torch.Tensor:
     return dataset.tensor[reference_order(dataset, n, seed)]
 
 
-def load_extractor(eval_config, data_name: str = "mnist", device: str = "cpu") -> FeatureExtractor | None:
-    """The feature extractor ``eval.features`` / ``eval.evaluator`` name for this data;
-    None when images have no feature space (a folder without an evaluator)."""
+def load_extractor(eval_config, data_name: str = "mnist", device: str = "cpu", dataset: Dataset | None = None,
+                   progress: bool = True) -> FeatureExtractor | None:
+    """The feature extractor ``eval.features`` / ``eval.evaluator`` name for this data; with
+    ``features=auto`` and no evaluator, for non-MNIST images (``dataset``), the self-supervised
+    evaluator trained on them once and cached. None when images get no feature space
+    (``features=none``, or too few images to train one; `feature_note` says why)."""
     from gankit.classify.evaluator import load_evaluator
 
+    if eval_config.features == "none":
+        return None
     if eval_config.features == "inception":
         from gankit.metrics.inception import InceptionExtractor, load_inception
 
@@ -67,7 +74,43 @@ def load_extractor(eval_config, data_name: str = "mnist", device: str = "cpu") -
         return load_evaluator(eval_config.evaluator, device=device)
     if eval_config.features == "evaluator" or data_name in MNIST_LIKE:
         return load_evaluator(None, device=device)
-    return None
+    if dataset is None or dataset.kind != "images" or len(dataset) < self_supervised_minimum():
+        return None
+    from gankit.classify.evaluator_cache import auto_evaluator
+
+    return auto_evaluator(dataset, device=device, progress=progress).evaluator
+
+
+def self_supervised_minimum() -> int:
+    """The fewest images a self-supervised evaluator is trained on."""
+    from gankit.classify.selfsup_train import MIN_IMAGES
+
+    return MIN_IMAGES
+
+
+def feature_note(eval_config, dataset: Dataset) -> str:
+    """Why ``dataset`` (images) is scored in no feature space."""
+    if eval_config.features == "none":
+        return "eval.features=none: no FID, precision or recall (set eval.features=auto to get them)"
+    return (f"{len(dataset)} images are too few to train a self-supervised feature space (it takes at least "
+            f"{self_supervised_minimum()}): no FID, precision or recall; give more images, or "
+            "eval.evaluator=FILE from `gankit evaluator train`")
+
+
+def check_input_shape(extractor: FeatureExtractor, dataset: Dataset, per_channel: bool = False) -> None:
+    """A DataError naming both when an evaluator's input (channels, side) differs from the data's
+    images; Inception resizes any RGB input, so it is not checked."""
+    channels, size = getattr(extractor, "channels", None), getattr(extractor, "image_size", None)
+    if channels is None or size is None or dataset.kind != "images":
+        return
+    have_channels = 1 if per_channel else int(dataset.tensor.shape[1])
+    have_size = int(dataset.tensor.shape[-1])
+    if (channels, size) != (have_channels, have_size):
+        raise DataError(
+            f"the evaluator '{extractor.name}' takes {channels}-channel {size}×{size} images, but the data "
+            f"'{dataset.name}' has {have_channels}-channel {have_size}×{have_size} ones; train an evaluator "
+            "on this data (`gankit evaluator train --self-supervised --data ...`) or set data.channels/"
+            "data.image_size to match")
 
 
 def extract(extractor: FeatureExtractor, images: Tensor, per_channel: bool = False) -> FeatureSet:
@@ -94,10 +137,21 @@ def score_image_sets(real_images: Tensor, fake_images: Tensor, eval_config, *, d
 
 def score_paths(real: str, fake: str, eval_config, device: str = "cpu") -> dict[str, Any]:
     """:func:`score_image_sets` of two folders / ``.npz`` files (``real`` may be ``mnist``),
-    loaded at the extractor's input size (native size for Inception, which resizes to 299)."""
-    from gankit.data.image_sets import load_image_set
+    loaded at the extractor's input size (native size for Inception, which resizes to 299).
+    With ``eval.features=auto`` and no evaluator, a ``real`` folder or file is scored in its own
+    self-supervised feature space (trained once and cached, as for a run on that folder)."""
+    from gankit.data.image_sets import load_image_set, reference_dataset
 
+    if str(real) != "mnist" and eval_config.features == "auto" and not eval_config.evaluator:
+        reference = reference_dataset(real)
+        extractor = load_extractor(eval_config, reference.name, device, dataset=reference)
+        if extractor is None:
+            raise ConfigError(feature_note(eval_config, reference))
+        fake_images = load_image_set(fake, channels=extractor.channels, image_size=extractor.image_size)
+        return score_image_sets(reference.tensor, fake_images, eval_config, device=device, extractor=extractor)
     extractor = load_extractor(eval_config, "mnist", device)
+    if extractor is None:
+        raise ConfigError(NO_FEATURES)
     size = getattr(extractor, "image_size", None)
     channels = getattr(extractor, "channels", 3)
     real_images = load_image_set(real, channels=channels, image_size=size)
@@ -105,9 +159,8 @@ def score_paths(real: str, fake: str, eval_config, device: str = "cpu") -> dict[
     return score_image_sets(real_images, fake_images, eval_config, device=device, extractor=extractor)
 
 
-NO_FEATURES = ("image metrics need a feature space: train an evaluator on your labelled folder with "
-               "`gankit evaluator train --data folder data.path=DIR -o evaluator.pt` and pass "
-               "eval.evaluator=evaluator.pt, or give eval.features=inception eval.inception_weights=FILE")
+NO_FEATURES = ("eval.features=none scores no images: leave eval.features=auto, give eval.evaluator=FILE from "
+               "`gankit evaluator train`, or eval.features=inception eval.inception_weights=FILE")
 
 
 def _feature_options(eval_config) -> dict[str, Any]:
@@ -128,9 +181,12 @@ class Scorer:
         self.per_channel = dataset.name == "stacked-mnist"  # each channel is one digit
         self.note = ""
         if dataset.kind == "images":
-            self._extractor = load_extractor(config.eval, dataset.name, device)
+            self._extractor = load_extractor(config.eval, dataset.name, device, dataset=dataset,
+                                             progress=config.train.progress)
             if self._extractor is None:
-                self.note = NO_FEATURES
+                self.note = feature_note(config.eval, dataset)
+            else:
+                check_input_shape(self._extractor, dataset, self.per_channel)
         real, k = min(config.eval.n, len(dataset)), config.eval.k
         if k >= real and (dataset.kind == "points" or self._extractor is not None):
             raise ConfigError(f"eval.k: {k} nearest neighbours need more than {k} real samples, but the data has "
