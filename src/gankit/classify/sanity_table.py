@@ -141,10 +141,11 @@ class SanityTable:
             line += f"; class-related cells (collapse, class swap): {_share_text(classes)}"
         return line
 
-    def display_rows(self) -> list[list[str]]:
+    def display_rows(self, changes: bool = True) -> list[list[str]]:
         """The table as text cells: degradation, severity, setting, then per metric "value (Δ) mark"
-        with ✓ (held), ✗ (did not) or · (no expectation); the baseline first."""
-        lines = [["baseline", "", f"held-out vs reference, n = {self.n_heldout}"]
+        ("value mark" without ``changes``) with ✓ (held), ✗ (did not) or · (no expectation); the
+        baseline first."""
+        lines = [["baseline", "", f"n = {self.n_heldout}"]
                  + [_number(value) for value, _ in (self.baseline[m] for m in METRICS)]]
         for row in self.rows:
             cells = []
@@ -152,7 +153,8 @@ class SanityTable:
                 cell = row.cells[metric]
                 mark = "·" if cell.held is None else ("✓" if cell.held else "✗")
                 sign = "+" if cell.change > 0 else ""
-                cells.append(f"{_number(cell.value)} ({sign}{_number(cell.change)}) {mark}")
+                change = f" ({sign}{_number(cell.change)})" if changes else ""
+                cells.append(f"{_number(cell.value)}{change} {mark}")
             lines.append([row.degradation, str(row.severity), row.setting] + cells)
         return lines
 
