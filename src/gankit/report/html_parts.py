@@ -269,3 +269,30 @@ def config_block(config_text: str) -> str:
         return '<section id="config"><p class="muted">No config.toml in this folder.</p></section>'
     return ('<section id="config"><details><summary>Resolved config (config.toml, re-runnable as is)</summary>'
             f'<pre>{esc(config_text)}</pre></details></section>')
+
+
+def feature_space_check(check: dict[str, Any]) -> str:
+    """The evaluator check of ``evaluator_check.json``: the metrics per defect and severity, ✓ where
+    a metric moved the way its definition expects, ✗ where it did not, and the summary line."""
+    from gankit.classify.sanity_table import METRIC_TITLES, METRICS, SanityTable
+    from gankit.errors import DataError
+
+    head = '<section id="check"><h2>Feature-space check</h2>'
+    try:
+        table = SanityTable.from_json(check)
+    except DataError as exc:
+        return f'{head}{_notes([f"evaluator_check.json: {exc}"], "warn")}</section>'
+    rows = []
+    for line, row in zip(table.display_rows(changes=False), [None, *table.rows]):
+        cells = [row.cells[m] if row is not None else None for m in METRICS]
+        tds = "".join(f'<td class="num{"" if c is None or c.held is None else (" better" if c.held else " worse")}"'
+                      + (f' title="change {esc(fmt(c.change))}, expected: {esc(c.expected)}, moved: {esc(c.moved)}"'
+                         if c is not None else "") + f'>{esc(text)}</td>' for c, text in zip(cells, line[3:]))
+        rows.append(f'<tr><th scope="row">{esc(line[0])} {esc(line[1])}</th><td>{esc(line[2])}</td>{tds}</tr>')
+    header = "".join(f'<th class="num">{esc(METRIC_TITLES[m])}</th>' for m in METRICS)
+    return (f'{head}<p class="caption">{esc(table.extractor)} on {esc(table.data)} · {table.n_reference} reference '
+            f'and {table.n_heldout} held-out real images · k = {table.k}</p><p><strong>{esc(table.summary_line())}'
+            '</strong> (✓ moved the way the metric\'s definition expects, ✗ did not, · nothing expected)</p>'
+            f'<table class="metrics check"><thead><tr><th>defect</th><th>setting</th>{header}</tr></thead>'
+            f'<tbody>{"".join(rows)}</tbody></table>'
+            + "".join(f'<p class="muted small">{esc(note)}</p>' for note in table.notes) + "</section>")
