@@ -327,7 +327,8 @@ def test_cache_hits_misses_and_rebuilds_a_damaged_entry(monkeypatch, tmp_path, m
     changed.tensor[0, 0, 0, 0] += 0.5
     cached_check(evaluator_file, extractor, changed, n=60, bootstrap=2, progress=False, cache_dir=store)  # one pixel
     evaluator_file.write_bytes(b"weights v2")
-    cached_check(evaluator_file, extractor, data, n=60, bootstrap=2, progress=False, cache_dir=store)  # another evaluator
+    cached_check(evaluator_file, extractor, data, n=60, bootstrap=2, progress=False,
+                 cache_dir=store)  # another evaluator
     assert len(calls) == 4 and len(list(store.glob("*.json"))) == 4
     cached_check(None, extractor, data, n=60, bootstrap=2, progress=False, cache_dir=store)  # keyed by the network
     cached_check(None, extractor, data, n=60, bootstrap=2, progress=False, cache_dir=store)

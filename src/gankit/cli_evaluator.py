@@ -87,7 +87,7 @@ def check(
     force: Annotated[bool, typer.Option("--force", help="Replace the output files if gankit wrote them "
                                                         "(never a file of yours).")] = False,
 ) -> None:
-    """Does the evaluator's feature space see blur, noise, colour shifts, collapse, a wrong class mix and copies on your images?
+    """Check that the evaluator's feature space sees blur, noise, colour shifts, collapse, a wrong class mix and copies.
 
     Splits the real images into a reference and a held-out part, degrades the held-out images at three severities each, scores them against the reference (FID, precision, recall, coverage, memorisation) and marks where each metric moved the way its definition expects. Writes OUT.md and OUT.json.
     """

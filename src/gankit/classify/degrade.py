@@ -148,7 +148,8 @@ def mix_in(images: Tensor, others: Tensor, share: float, generator: torch.Genera
     return out
 
 
-def copy_reference(images: Tensor, reference: Tensor, share: float, generator: torch.Generator) -> tuple[Tensor, Tensor]:
+def copy_reference(images: Tensor, reference: Tensor, share: float,
+                   generator: torch.Generator) -> tuple[Tensor, Tensor]:
     """Replace ``share`` of the images by exact copies of distinct reference images (both chosen
     at random). Returns (images, the index into ``reference`` of each image, −1 where not a copy)."""
     count = min(round(share * len(images)), len(reference))

@@ -11,7 +11,8 @@ degradation, whether the number moved the way the metric's definition says it mu
 (``classify/sanity_table.py`` explains the expected directions and the noise criterion).
 
 Images left over after the two parts form a *spare* pool, which supplies the class swap's
-replacement images so that they are not duplicates of held-out ones while it lasts.
+replacement images, so that they are not duplicates of held-out ones, when it holds at least
+half as many images as the held-out part; otherwise held-out images are drawn too.
 """
 
 from __future__ import annotations
@@ -119,7 +120,7 @@ def check_feature_space(extractor: Extractor, dataset: Dataset, *, n: int = 1000
                 for name, severity, setting, build in plan]
     return SanityTable(getattr(extractor, "name", type(extractor).__name__), _describe(dataset),
                        len(reference_index), len(heldout_index), k, seed, baseline, rows,
-                       notes + list(dict.fromkeys(warnings)), Z)
+                       notes + [_parts(w) for w in dict.fromkeys(warnings)], Z)
 
 
 Plan = list[tuple[str, int, str, Callable[[], Tensor]]]
@@ -149,8 +150,9 @@ def _plan(dataset: Dataset, reference: Tensor, heldout: Tensor, labels: Tensor |
         plan.append(("collapse", s + 1, f"{keep:.0%} kept {'per class' if labels is not None else 'overall'}",
                      lambda keep=keep, s=s: degrade.collapse(heldout, labels, keep, rng(20 + s))))
     if labels is not None:
-        pool = torch.cat([spare, heldout])
-        pool_labels = torch.cat([spare_labels, labels])
+        enough = len(spare) >= len(heldout) // 2  # unused images for every swap, else held-out ones repeat
+        pool = spare if enough else torch.cat([spare, heldout])
+        pool_labels = spare_labels if enough else torch.cat([spare_labels, labels])
         for s, share in enumerate(SHARES):
             plan.append(("class swap", s + 1, f"{share:.0%} swapped",
                          lambda share=share, s=s: degrade.swap_classes(heldout, labels, share, pool, pool_labels,
@@ -196,6 +198,11 @@ def _one_thread() -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(threads)
+
+
+def _parts(warning: str) -> str:
+    """A metric's warning in the check's words: its real set is the reference, its fake set the held-out part."""
+    return warning.replace("real set", "the reference part").replace("fake set", "the held-out part")
 
 
 def _describe(dataset: Dataset) -> str:
