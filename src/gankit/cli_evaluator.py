@@ -66,7 +66,7 @@ def check(
         table = check_feature_space(evaluator, dataset, n=n, seed=seed, k=k, progress=not quiet)
     except DataError as exc:
         raise ConfigError(str(exc)) from None
-    shown = Table(title=f"feature-space check · {table.extractor} on {table.data}", title_justify="left")
+    shown = Table(title=f"feature-space check · evaluator '{table.extractor}' on {table.data}", title_justify="left")
     for column in ["defect", "sev.", "setting", "FID", "prec.", "recall", "cover.", "memor."]:
         shown.add_column(column, justify="left" if column in ("defect", "setting") else "right")
     for row in table.display_rows(changes=False):

@@ -98,7 +98,7 @@ def check_feature_space(extractor: Extractor, dataset: Dataset, *, n: int = 1000
     plan = _plan(dataset, reference_images, heldout, labels[heldout_index] if labelled else None,
                  images[spare_index], labels[spare_index] if labelled else None, seed)
     notes = _notes(extractor, dataset, labels[heldout_index] if labelled else None)
-    with _bar(progress, len(plan) + 2) as advance:
+    with _Progress(progress, len(plan) + 2) as advance:
         reference = extractor.extract(reference_images, batch_size=EXTRACT_BATCH)[0]
         advance()
 
@@ -211,7 +211,7 @@ def _describe(dataset: Dataset) -> str:
     return dataset.name
 
 
-class _bar:
+class _Progress:
     """A rich progress bar on stderr over the extraction steps (a no-op when ``enabled`` is false)."""
 
     def __init__(self, enabled: bool, total: int):

@@ -160,7 +160,7 @@ class SanityTable:
 
     def to_markdown(self) -> str:
         header = ["defect", "severity", "setting"] + [METRIC_TITLES[m] for m in METRICS]
-        lines = [f"# Feature-space check: {self.extractor} on {self.data}", "",
+        lines = [f"# Feature-space check: evaluator '{self.extractor}' on {self.data}", "",
                  f"{self.n_reference} reference and {self.n_heldout} held-out real images, k = {self.k}, "
                  f"seed {self.seed}; a change counts beyond {float_text(self.z)} bootstrap spreads.", "",
                  f"**{self.summary_line()}.**", "", _markdown_table(header, self.display_rows()), "",
