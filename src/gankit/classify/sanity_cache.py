@@ -18,13 +18,11 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-import torch
-from torch import Tensor
 
 from gankit.classify.sanity import check_feature_space
 from gankit.classify.sanity_table import VERSION, SanityTable
 from gankit.data.base import Dataset
-from gankit.data.cache import default_cache_dir
+from gankit.data.cache import cache_root, dataset_digest
 from gankit.errors import DataError, OutputError
 from gankit.files.atomic import write_text
 
@@ -33,23 +31,12 @@ CHUNK = 1 << 20
 
 def default_check_dir() -> Path:
     """``checks/`` beside the folder cache (see the module doc)."""
-    return default_cache_dir().parent / "checks"
-
-
-def _hash_tensor(digest: Any, tensor: Tensor) -> None:
-    tensor = tensor.detach().cpu().contiguous()
-    digest.update(f"{tensor.dtype}{tuple(tensor.shape)}".encode())
-    digest.update(tensor.view(torch.uint8).reshape(-1).numpy().tobytes() if tensor.numel() else b"")
+    return cache_root() / "checks"
 
 
 def dataset_hash(dataset: Dataset) -> str:
-    """A hex digest of the images' and labels' dtypes, shapes and bytes."""
-    digest = hashlib.sha256()
-    _hash_tensor(digest, dataset.tensor)
-    if dataset.labels is not None:
-        _hash_tensor(digest, dataset.labels)
-    digest.update(dataset.name.encode())
-    return digest.hexdigest()
+    """A hex digest of the images' and labels' dtypes, shapes and bytes, and the data's name."""
+    return dataset_digest(dataset.tensor, dataset.labels, [dataset.name])
 
 
 def extractor_hash(extractor_file: Path | None, extractor: Any) -> str | None:
@@ -69,7 +56,7 @@ def extractor_hash(extractor_file: Path | None, extractor: Any) -> str | None:
         return None
     for name, value in sorted(network.state_dict().items()):
         digest.update(name.encode())
-        _hash_tensor(digest, value)
+        digest.update(dataset_digest(value).encode())
     return digest.hexdigest()
 
 
