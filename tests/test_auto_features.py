@@ -131,7 +131,7 @@ def _flat_folder(root, n, side=16):
 
 @pytest.mark.slow
 def test_a_flat_folder_run_ends_with_fid_precision_recall_and_coverage(tmp_path):
-    folder = _flat_folder(tmp_path / "cells", selfsup_train.MIN_IMAGES)
+    folder = _flat_folder(tmp_path / "cells", 600)  # enough for the end-of-run feature-space check too
     run_dir = tmp_path / "run"
     done = subprocess.run(
         [sys.executable, "-m", "gankit", "train", "folder-rgb32", "--out", str(run_dir), f"data.path={folder}",
@@ -146,3 +146,6 @@ def test_a_flat_folder_run_ends_with_fid_precision_recall_and_coverage(tmp_path)
     assert final["features"] == "self-supervised:cells"
     report = (run_dir / "report.html").read_text()
     assert "self-supervised:cells" in report and "coverage" in report
+    check = json.loads((run_dir / "evaluator_check.json").read_text())
+    assert check["evaluator"] == "self-supervised:cells" or "cells" in json.dumps(check)[:2000]
+    assert "Feature-space check" in report

@@ -192,6 +192,11 @@ class Scorer:
             raise ConfigError(f"eval.k: {k} nearest neighbours need more than {k} real samples, but the data has "
                               f"{len(dataset)}; lower eval.k below {real}")
 
+    @property
+    def extractor(self) -> FeatureExtractor | None:
+        """The feature space images are scored in (None for points, or images without one)."""
+        return self._extractor
+
     def real_images(self, n: int) -> Tensor:
         return reference_sample(self.dataset, n, self.config.eval.seed)
 

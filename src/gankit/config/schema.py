@@ -194,6 +194,8 @@ class EvalConfig:
     kid_subsets: int = _key(100, "random subsets KID is averaged over")
     kid_subset_size: int = _key(1000, "size of each KID subset (capped at the sample count)")
     bootstrap: int = _key(10, "bootstrap resamples for the ± spreads; 0 = none, else at least 2")
+    check: bool = _key(True, "at the end of an image run, check that the feature space sees blur, noise, colour "
+                             "shifts, collapse and copies on this data (cached; the report shows it)")
 
 
 @dataclass

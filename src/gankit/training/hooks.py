@@ -7,6 +7,7 @@ the trainer decides when they are due.
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,8 @@ from gankit.training.diagnostics import Diagnosis, diagnose
 
 PLOT_SAMPLES = 2000
 GRID_SAMPLES = 100
+CHECK_PART, CHECK_MIN_PART = 1000, 200  # images per part of the end-of-run feature-space check
+CHECK_MIN_IMAGES = 3 * CHECK_MIN_PART
 
 
 class EvaluationHook:
@@ -45,6 +48,28 @@ class EvaluationHook:
             if self._scorer.note:
                 print(f"note: {self._scorer.note}", file=sys.stderr)
         return self._scorer
+
+    def write_feature_check(self, path: Path) -> None:
+        """The feature-space check of the run's evaluator on its data (cached across runs) into
+        ``path``, for the report. Skipped with eval.check=false, for Inception and Stacked MNIST's
+        per-channel scoring, and below ``CHECK_MIN_IMAGES`` images (too few for three parts of
+        ``CHECK_MIN_PART``: the table's noise rule would hide every change)."""
+        from gankit.classify.evaluator import Evaluator
+        from gankit.classify.sanity_cache import cached_check
+        from gankit.files.atomic import write_text
+
+        scorer = self.prepare()
+        extractor = scorer.extractor
+        if not self.config.eval.check or not isinstance(extractor, Evaluator) or scorer.per_channel:
+            return
+        if len(self.dataset) < CHECK_MIN_IMAGES:
+            return
+        n = min(CHECK_PART, len(self.dataset) // 3)
+        print(f"checking that the feature space '{extractor.name}' sees defects on this data (once, then cached)",
+              file=sys.stderr)
+        table = cached_check(None, extractor, self.dataset, n=n, seed=self.config.eval.seed, k=self.config.eval.k,
+                             progress=self.config.train.progress)
+        write_text(path, json.dumps(table.to_json(), indent=1) + "\n")
 
     def __call__(self, generator_net: nn.Module, discriminator: nn.Module) -> dict[str, Any]:
         metrics = self.prepare().score(generator_net, discriminator)
