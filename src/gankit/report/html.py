@@ -17,6 +17,7 @@ from gankit.errors import GankitError
 from gankit.files.atomic import write_text
 from gankit.files.rundir import RunPaths
 from gankit.report import html_parts as parts
+from gankit.report.html_memorisation import memorisation_panel
 from gankit.report.html_data import (
     active_diagnostics,
     latest_metrics,
@@ -107,10 +108,13 @@ def render_report(run_dir: str | Path, on_warning: Callable[[str], None] | None 
     found, checked_at = active_diagnostics(files)
     written = (f"report written {time.strftime('%Y-%m-%d %H:%M:%S')} · run files last changed "
                f"{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(files.updated))}")
-    anchors = {"diagnostics": "Diagnostics", "metrics": "Metrics", "curves": "Curves", "drs": "DRS vs plain",
-               "samples": "Samples", "history": "Every epoch", "config": "Config"}
+    memorisation = memorisation_panel(metrics, files.memorisation_plot)
+    anchors = {"diagnostics": "Diagnostics", "metrics": "Metrics", "memorisation": "Memorisation", "curves": "Curves",
+               "drs": "DRS vs plain", "samples": "Samples", "history": "Every epoch", "config": "Config"}
     if files.drs_eval is None:
         del anchors["drs"]
+    if not memorisation:
+        del anchors["memorisation"]
     if not files.records:
         del anchors["history"]
     nav = parts.contents(anchors)
@@ -118,6 +122,7 @@ def render_report(run_dir: str | Path, on_warning: Callable[[str], None] | None 
         parts.header(files, status.state, status.text, written, nav),
         parts.diagnostics(found, checked_at, resolved_diagnostics(files, found), files.skipped_count),
         parts.metrics_table(metrics, metrics_epoch, files.finished, files.samples[0] if files.samples else None),
+        memorisation,
         parts.curves(files.plots),
         parts.drs_table(files.drs_eval) if files.drs_eval is not None else "",
         parts.sample_gallery(files.samples),
