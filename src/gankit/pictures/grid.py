@@ -121,7 +121,7 @@ def _with_title(picture: Image.Image, title: str) -> Image.Image:
 
 def _with_column_labels(picture: Image.Image, labels: list[str]) -> Image.Image:
     """``picture`` above a white band holding one label, horizontally centred, per grid column."""
-    font = ImageFont.load_default(size=max(12, picture.width // 60))
+    font = ImageFont.load_default(size=max(12, picture.width // 50))
     pen = ImageDraw.Draw(picture)
     boxes = [pen.textbbox((0, 0), label, font=font) for label in labels]
     margin = max(4, picture.width // 150)

@@ -9,17 +9,21 @@ cannot hide, from an image run's evaluation records (records with a ``features``
 
 - **recall/coverage fell to half of their best** (best at least 0.2), as for unlabelled data;
 - **recall below ``RECALL_FLOOR`` (0.05) or coverage below ``COVERAGE_FLOOR`` (0.03)** past the
-  spread warm-up. Healthy runs sit far above: the demo (``mnist-dcgan``) scores recall 0.74,
-  coverage 0.66 at epoch 30, the conditional MNIST preset 0.72–0.78 / 0.71–0.76, the
-  unconditional colour preset on Colour MNIST recall 0.10–0.18; the one-shape-per-class
-  conditional Colour MNIST run scores recall 0.002–0.015. Early on even a healthy generator
-  is below the floors (the demo: recall 0.00, coverage 0.01 at epoch 5 of 30), hence the
-  warm-up;
+  spread warm-up. Healthy runs sit above: the demo (``mnist-dcgan``, 30 epochs) scores recall
+  0.19 → 0.72 and coverage 0.09 → 0.18 from epoch 10 to 30, the conditional MNIST preset
+  recall 0.72–0.78 and coverage 0.71–0.76 at epoch 30, the unconditional colour preset on
+  Colour MNIST recall 0.10–0.18; the one-shape-per-class conditional Colour MNIST run scores
+  recall 0.002–0.04. Early on even a healthy generator is below the floors (the demo: recall
+  0.00, coverage 0.01 at epoch 5), hence the warm-up;
 - **per class** (conditional runs, ``recall_per_class``): any class with recall below the
   same floor, the classes named;
-- **diversity below ``DIVERSITY_FLOOR`` (0.5)** past the warm-up: generated samples differ
-  from each other less than half as much as real ones do (``gankit.metrics.diversity``;
-  ≈ 1 when healthy), and per class for conditional runs, the classes named.
+- **diversity below ``DIVERSITY_FLOOR`` (0.4)** past the warm-up: generated samples differ
+  from each other less than 40% as much as real ones do (``gankit.metrics.diversity``;
+  ≈ 1 when healthy), and per class for conditional runs, the classes named. A generator
+  still learning spreads less than the data: the demo scores 0.51, 0.62, 0.65 at epochs 5,
+  10, 15, hence 0.4 rather than a half. In a feature space that sees colour more than shape
+  it can miss a collapse the recall rules catch (the one-shape-per-class Colour MNIST run
+  scores 0.8–1.0: its samples differ in colour noise).
 
 The spread warm-up is the first ``SPREAD_WARMUP_SHARE`` (a quarter) of the run's epochs,
 longer than the class-count rules' 10%: recall and coverage rise later than class counts do.
@@ -35,7 +39,7 @@ from typing import Any
 
 RECALL_FLOOR = 0.05
 COVERAGE_FLOOR = 0.03
-DIVERSITY_FLOOR = 0.5
+DIVERSITY_FLOOR = 0.4
 HALVED_FROM = 0.2  # a fall to half counts only from a best at least this high
 SPREAD_WARMUP_SHARE = 0.25
 SPREAD_KEYS = ("recall", "coverage", "diversity", "recall_per_class", "diversity_per_class")
