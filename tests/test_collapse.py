@@ -15,7 +15,9 @@ from gankit.metrics.conditional import conditional_scores, recall_coverage_per_c
 from gankit.metrics.diversity import diversity, diversity_per_class, mean_pairwise_distance
 from gankit.metrics.knn import reference_prdc
 from gankit.training.diagnostics import MEMORISATION_SHARE, diagnose, memorisation, mode_collapse
-from gankit.training.spread_rules import COVERAGE_FLOOR, DIVERSITY_FLOOR, RECALL_FLOOR, spread_warmup
+from gankit.training.spread_rules import (
+    COVERAGE_FLOOR, DIVERSITY_FLOOR, PRECISION_GATE, RECALL_FLOOR, spread_warmup,
+)
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -89,10 +91,13 @@ def _image_records(**series):
 
 def test_recall_floor_fires_with_all_classes_covered_after_the_warm_up():
     records = _image_records(classes_covered=[10] * 3, num_classes=[10] * 3, class_entropy=[2.3] * 3,
-                             recall=[0.005, 0.015, 0.002], coverage=[0.2, 0.2, 0.2])
+                             recall=[0.005, 0.015, 0.002], coverage=[0.2, 0.2, 0.2], precision=[0.5, 0.6, 0.5])
     found = mode_collapse(records, warmup_epochs=3, epochs=30)
     assert found is not None and found.since_epoch == 10
-    assert f"recall 0.002 is below {RECALL_FLOOR:g}" in found.message
+    assert f"recall 0.002 is below {RECALL_FLOOR:g} at precision 0.50" in found.message
+    # samples that are not yet realistic are poor, not collapsed: the floors wait for precision
+    poor = [{**r, "precision": PRECISION_GATE - 0.06} for r in records]
+    assert mode_collapse(poor, warmup_epochs=3, epochs=30) is None
     # the same numbers inside a longer run's warm-up (a quarter of 100 epochs): not yet judged
     assert spread_warmup(100) == 25 and mode_collapse(records, warmup_epochs=10, epochs=100) is None
 
@@ -104,7 +109,8 @@ def test_healthy_spread_stays_quiet_and_a_fall_to_half_fires():
     fallen = _image_records(recall=[0.6, 0.7, 0.3, 0.2], coverage=[0.2, 0.2, 0.2, 0.2])
     found = mode_collapse(fallen, epochs=40)
     assert found.since_epoch == 30 and "recall fell from 0.7 to 0.2" in found.message
-    low_coverage = _image_records(recall=[0.5] * 3, coverage=[0.1, COVERAGE_FLOOR / 2, COVERAGE_FLOOR / 3])
+    low_coverage = _image_records(recall=[0.5] * 3, coverage=[0.1, COVERAGE_FLOOR / 2, COVERAGE_FLOOR / 3],
+                                  precision=[PRECISION_GATE] * 3)
     assert mode_collapse(low_coverage, epochs=30).since_epoch == 20
 
 
@@ -159,7 +165,12 @@ def test_the_recorded_one_shape_per_class_colour_run_is_flagged():
     records, epochs = _recorded("colour_mnist_conditional_collapse.jsonl")
     found = {d.kind: d for d in diagnose(records, epochs=epochs)}
     assert "mode_collapse" in found, records[-1]
-    assert found["mode_collapse"].since_epoch == 10 and "recall" in found["mode_collapse"].message
+    collapse = found["mode_collapse"]
+    assert collapse.since_epoch == 10 and "recall below 0.05 in classes" in collapse.message
+    # at every evaluation from epoch 10 on the run is already flagged (patience: two in a row)
+    flagged = [r["epoch"] for i, r in enumerate(records) if r.get("recall") is not None and any(
+        d.kind == "mode_collapse" for d in diagnose(records[: i + 1], epochs=epochs))]
+    assert flagged == [15, 20, 25, 30]
 
 
 def test_the_recorded_healthy_demo_run_is_not_flagged():
