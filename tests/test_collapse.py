@@ -254,3 +254,15 @@ def test_old_records_without_the_new_keys_still_render(tmp_path):
                                                            "intra_fid_per_class": [1.5, None]}))
     assert '<th scope="row">intra-FID ↓</th>' in page and "<th>1</th>" in page
     assert "recall ↑" not in page and 'id="memorisation"' not in page and 'href="#memorisation"' not in page
+
+
+def test_a_run_writes_the_memorisation_picture_at_its_final_evaluation(tmp_path):
+    import gankit
+    from tests.test_evaluation import MNIST_TINY
+
+    run = gankit.train(None, overrides=MNIST_TINY + ["train.epochs=1", "train.tensorboard=false"], out=tmp_path / "run")
+    last = run.history[-1]
+    assert 0.0 <= last["memorisation"] <= 1.0 and "memorisation_std" in last and last["diversity"] > 0
+    assert (run.path / "plots" / "memorisation.png").is_file()  # drawn at the final evaluation
+    page = (run.path / "report.html").read_text(encoding="utf-8")
+    assert 'id="memorisation"' in page and "plots/memorisation.png" in page
