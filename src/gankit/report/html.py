@@ -59,6 +59,7 @@ table { border-collapse: collapse; font-variant-numeric: tabular-nums; }
 th, td { padding: 5px 10px; border-bottom: 1px solid var(--line); }
 table.metrics { width: 100%; max-width: 520px; } table.drs { max-width: 640px; }
 table.per-class td, table.per-class th { text-align: center; font-variant-numeric: tabular-nums; } td.worst { font-weight: 700; }
+table.per-class th[scope=row] { text-align: left; white-space: nowrap; font-weight: 500; }
 table.metrics th[scope=row] { text-align: left; font-weight: 500; }
 thead th { text-align: left; font-size: 13px; color: var(--muted); font-weight: 600; }
 td.num, th.num { text-align: right; } td.better { color: var(--ok); } td.worse { color: #b42318; } td.spread { color: var(--muted); font-size: 13px; padding-left: 0; }
