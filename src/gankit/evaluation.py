@@ -42,6 +42,7 @@ EXTRACT_BATCH = 500
 # a seeded subset of 10,000 of a large one (the all-pairs search grows with their number).
 MEMORISATION_TRAIN_MAX = 10_000
 CLOSEST_PAIRS = 8  # generated/training pairs kept for the memorisation picture
+TRAIN_SLICE = 1000  # training images copied and extracted at a time
 
 
 class FeatureExtractor(Protocol):
@@ -161,7 +162,9 @@ class Scorer:
     def _train_features(self) -> tuple[Tensor, Tensor, Tensor]:
         if self._train is None:
             order = reference_order(self.dataset, MEMORISATION_TRAIN_MAX, self.config.eval.seed)
-            features = extract(self._extractor, self.dataset.tensor[order], self.per_channel).features
+            # in slices: a copy of 10,000 large images at once would be hundreds of MB
+            features = torch.cat([extract(self._extractor, self.dataset.tensor[order[start:start + TRAIN_SLICE]],
+                                          self.per_channel).features for start in range(0, len(order), TRAIN_SLICE)])
             self._train = (order, features, nearest_other_distance(features))
         return self._train
 
