@@ -155,10 +155,13 @@ def test_memorisation_fires_past_the_warm_up_with_its_onset():
 #     gankit train folder-rgb32 data.name=colour-mnist model.conditional=true train.epochs=30 eval.every=5
 #     eval.evaluator=cm-eval.pt  (every class one digit shape: 10/10 classes, class accuracy 1.0)
 #   demo_mnist_dcgan.jsonl: gankit train mnist-dcgan  (the demo, healthy: FID 14.9, recall 0.72)
-def _recorded(name: str) -> tuple[list[dict], int]:
+#   overfit_50_images.jsonl (its evaluated epochs only): gankit train mnist-dcgan data.limit=50
+#     train.batch_size=25 train.epochs=1000 eval.every=100 eval.n=500 --out runs/fifty, then
+#     gankit train runs/fifty --resume train.epochs=5000  (10,000 steps on 50 digits)
+def _recorded(name: str, epochs: int = 30) -> tuple[list[dict], int]:
     lines = (FIXTURES / name).read_text(encoding="utf-8").splitlines()
     records = [json.loads(line) for line in lines if line.strip()]
-    return records, 30
+    return records, epochs
 
 
 def test_the_recorded_one_shape_per_class_colour_run_is_flagged():
@@ -171,6 +174,13 @@ def test_the_recorded_one_shape_per_class_colour_run_is_flagged():
     flagged = [r["epoch"] for i, r in enumerate(records) if r.get("recall") is not None and any(
         d.kind == "mode_collapse" for d in diagnose(records[: i + 1], epochs=epochs))]
     assert flagged == [15, 20, 25, 30]
+
+
+def test_the_recorded_generator_overfitted_to_50_images_is_flagged():
+    records, epochs = _recorded("overfit_50_images.jsonl", epochs=5000)
+    found = {d.kind: d for d in diagnose(records, epochs=epochs)}
+    assert found["memorisation"].since_epoch == 3600 and "38.0% ± 1.2%" in found["memorisation"].message
+    assert memorisation(records[:35], epochs=epochs) is None  # up to epoch 3500: at most 8.8% copies
 
 
 def test_the_recorded_healthy_demo_run_is_not_flagged():
