@@ -12,7 +12,11 @@ get the lung-cell boundary-loss study's s1, s2, s3 and score, so the original an
 compared as in its Figure 1 (s3 compares pixels in [0, 1]; it is not defined for 2D points).
 
 A :class:`Scorer` loads the feature extractor and the real features once, so the
-trainer can evaluate every few epochs without recomputing them.
+trainer can evaluate every few epochs without recomputing them. An image run with a feature
+space is also scored for memorisation (``gankit.metrics.memorisation``: the share of
+generated samples that are near-copies of a training image) against the features of its
+training images, at most ``MEMORISATION_TRAIN_MAX`` of them (a seeded random subset beyond
+that, the same one every evaluation), extracted once with their nearest-other distances.
 """
 
 from __future__ import annotations
@@ -29,12 +33,18 @@ from gankit.metrics.boundary import boundary_scores
 from gankit.metrics.images import FeatureSet, score_features
 from gankit.metrics.toy2d import evaluate_points
 from gankit.metrics.conditional import conditional_scores
+from gankit.metrics.memorisation import memorisation, nearest_other_distance
 from gankit.objectives import OBJECTIVES
 from gankit.sampling.generate import generate
 from gankit.sampling.labels import draw_labels
 
 MNIST_LIKE = ("mnist", "stacked-mnist")
 EXTRACT_BATCH = 500
+# Training images a run's samples are checked against for copies: all of a small data set,
+# a seeded subset of 10,000 of a large one (the all-pairs search grows with their number).
+MEMORISATION_TRAIN_MAX = 10_000
+CLOSEST_PAIRS = 8  # generated/training pairs kept for the memorisation picture
+TRAIN_SLICE = 1000  # training images copied and extracted at a time
 
 
 class FeatureExtractor(Protocol):
@@ -177,6 +187,10 @@ class Scorer:
         self.config = config
         self.device = device
         self._real: FeatureSet | None = None
+        self._train: tuple[Tensor, Tensor, Tensor] | None = None  # (indices, features, nearest-other distances)
+        # The closest generated/training pairs of the latest memorisation score, as
+        # (generated image, training image, ratio), for the run's memorisation picture.
+        self.closest: list[tuple[Tensor, Tensor, float]] = []
         self._extractor: FeatureExtractor | None = None
         self.per_channel = dataset.name == "stacked-mnist"  # each channel is one digit
         self.note = ""
@@ -206,6 +220,27 @@ class Scorer:
             self._real = extract(self._extractor, images, self.per_channel)
         return self._real
 
+    def _train_features(self) -> tuple[Tensor, Tensor, Tensor]:
+        if self._train is None:
+            order = reference_order(self.dataset, MEMORISATION_TRAIN_MAX, self.config.eval.seed)
+            # in slices: a copy of 10,000 large images at once would be hundreds of MB
+            features = torch.cat([extract(self._extractor, self.dataset.tensor[order[start:start + TRAIN_SLICE]],
+                                          self.per_channel).features for start in range(0, len(order), TRAIN_SLICE)])
+            self._train = (order, features, nearest_other_distance(features))
+        return self._train
+
+    def _memorisation(self, fake: Tensor, fake_features: Tensor) -> dict[str, Any]:
+        """``memorisation`` ± ``memorisation_std`` of ``fake`` (features ``fake_features``);
+        keeps the closest pairs in :attr:`closest`."""
+        order, train, radii = self._train_features()
+        if len(train) < 2:
+            return {}
+        e = self.config.eval
+        found = memorisation(train, fake_features, bootstrap=e.bootstrap, seed=e.seed,
+                             pairs=CLOSEST_PAIRS, radii=radii)
+        self.closest = [(fake[g].cpu(), self.dataset.tensor[order[t]], ratio) for g, t, ratio in found["closest_pairs"]]
+        return {key: found[key] for key in ("memorisation", "memorisation_std") if key in found}
+
     def score(self, generator_net: nn.Module | None, discriminator: nn.Module | None = None, *,
               seed: int | None = None, fake: Tensor | None = None, fake_labels: Tensor | None = None
               ) -> dict[str, Any]:
@@ -231,11 +266,12 @@ class Scorer:
         else:
             fake_set = extract(self._extractor, fake, self.per_channel)
             scores = {"features": self._extractor.name,
-                      **score_features(self._real_features(), fake_set, **_feature_options(e))}
+                      **score_features(self._real_features(), fake_set, **_feature_options(e)),
+                      **self._memorisation(fake, fake_set.features)}
             if fake_labels is not None and not self.per_channel:
                 per_class = conditional_scores(self._real_features().features, real_labels, fake_set.features,
                                                fake_set.probs, fake_labels, self.dataset.label_names,
-                                               getattr(self._extractor, "class_names", []))
+                                               getattr(self._extractor, "class_names", []), k=e.k)
                 scores["warnings"] = scores.get("warnings", []) + per_class.pop("warnings")
                 scores.update(per_class)
         if discriminator is not None and OBJECTIVES[self.config.objective.name].logit and fake.ndim == 4:

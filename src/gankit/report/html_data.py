@@ -58,6 +58,7 @@ class RunFiles:
     evaluator_check: dict[str, Any] | None = None
     samples: list[tuple[int, str]] = field(default_factory=list)  # (epoch, relative path), newest first
     plots: dict[str, str] = field(default_factory=dict)  # "losses"/"metrics" -> relative path
+    memorisation_plot: str | None = None  # plots/memorisation.png, relative, once the final evaluation wrote it
     skipped_count: int = 0
     updated: float = 0.0  # newest modification time among the files read
 
@@ -124,6 +125,8 @@ def read_run_files(run_dir: str | Path, on_warning: Callable[[str], None] | None
         path = paths.plot(name)
         if path.is_file():
             files.plots[name] = _versioned(root, path)
+    if paths.plot("memorisation").is_file():
+        files.memorisation_plot = _versioned(root, paths.plot("memorisation"))
     try:
         optional_file(root / SKIP_LIST, "run file", GankitError)
         lines = (root / SKIP_LIST).read_text(encoding="utf-8", errors="replace").splitlines()

@@ -16,7 +16,8 @@ from gankit.numbers import float_text
 from gankit.report.html_data import COUNT_KEYS, RunFiles
 
 FINDING_NAMES = {"mode_collapse": "Mode collapse", "d_saturation": "Discriminator saturation",
-                 "vanishing_g_grads": "Vanishing generator gradients", "oscillation": "Oscillation without progress"}
+                 "vanishing_g_grads": "Vanishing generator gradients", "oscillation": "Oscillation without progress",
+                 "memorisation": "Memorisation"}
 SAMPLES_SHOWN_OPEN = 12  # newest sample pictures shown; older ones fold into a <details>
 
 
@@ -138,18 +139,30 @@ def diagnostics(found: list[dict[str, Any]] | None, epoch: int | None, resolved:
     return f'<section id="diagnostics"><h2>Diagnostics</h2>{body}</section>'
 
 
+# The per-class rows of a conditional run, in order: (record key, row name, whether lower is better).
+PER_CLASS_ROWS = (("intra_fid_per_class", "intra-FID", True), ("recall_per_class", "recall", False),
+                  ("coverage_per_class", "coverage", False), ("diversity_per_class", "diversity", False))
+
+
 def _per_class(metrics: dict[str, Any]) -> str:
-    """A conditional run's intra-FID of every class, worst marked, under the metrics table."""
-    values = metrics.get("intra_fid_per_class")
-    if not isinstance(values, list) or not values:
+    """A conditional run's per-class values under the metrics table, one row per metric
+    (intra-FID, recall, coverage, diversity; those the record holds), the worst class of each row in bold."""
+    names = per_class_names(metrics)
+    rows = []
+    for key, label, lower in PER_CLASS_ROWS:
+        values = metrics.get(key)
+        if not isinstance(values, list) or not values or len(values) != len(names):
+            continue
+        known = [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
+        worst = (max(known) if lower else min(known)) if known else None
+        cells = "".join(f'<td class="{"worst" if v == worst else ""}">'
+                        f'{esc(float_text(v, 3)) if isinstance(v, (int, float)) else "–"}</td>' for v in values)
+        rows.append(f'<tr><th scope="row">{esc(label)} {"↓" if lower else "↑"}</th>{cells}</tr>')
+    if not rows:
         return ""
-    known = [v for v in values if isinstance(v, (int, float))]
-    worst = max(known) if known else None
-    cells = "".join(f'<td class="{"worst" if v == worst else ""}">{esc(float_text(v, 3)) if v is not None else "–"}</td>'
-                    for v in values)
-    header = "".join(f"<th>{esc(name)}</th>" for name in per_class_names(metrics))
-    return ('<p class="caption">intra-FID per class (the worst in bold)</p>'
-            f'<table class="metrics per-class"><thead><tr>{header}</tr></thead><tbody><tr>{cells}</tr></tbody></table>')
+    header = "<th></th>" + "".join(f"<th>{esc(name)}</th>" for name in names)
+    return ('<p class="caption">per class (the worst in bold)</p>'
+            f'<table class="metrics per-class"><thead><tr>{header}</tr></thead><tbody>{"".join(rows)}</tbody></table>')
 
 
 def metrics_table(metrics: dict[str, Any], epoch: int | None, final: bool, latest_sample: tuple[int, str] | None) -> str:

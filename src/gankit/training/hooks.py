@@ -19,6 +19,7 @@ from gankit.catalogue import RANKED
 from gankit.config import Config
 from gankit.data.base import Dataset
 from gankit.evaluation import Scorer
+from gankit.metrics.memorisation import COPY_RATIO
 from gankit.pictures.grid import save_grid
 from gankit.report.html import write_report
 from gankit.report.plots import loss_plot, metric_plot, scatter_plot
@@ -79,6 +80,18 @@ class EvaluationHook:
                 self._warned.add(warning)
                 print(f"\nwarning: {warning}", file=sys.stderr)
         return {**metrics, "warnings": warnings} if warnings else metrics
+
+    def save_memorisation(self, path: Path) -> Path | None:
+        """``plots/memorisation.png``: the latest evaluation's closest generated/training
+        pairs (by the memorisation rule's ratio), generated on top, its training image below,
+        the ratio under each pair; None (nothing written) when no memorisation was scored."""
+        pairs = self._scorer.closest if self._scorer is not None else []
+        if not pairs:
+            return None
+        images = torch.cat([torch.stack([g.float() for g, _, _ in pairs]), torch.stack([t.float() for _, t, _ in pairs])])
+        return save_grid(images, path, nrow=len(pairs), row_labels=["generated", "training"],
+                         column_labels=[f"{ratio:.2f}" for _, _, ratio in pairs],
+                         title=f"closest to training images: ratio < {COPY_RATIO:.2f} is a near-copy")
 
 
 @torch.no_grad()
