@@ -54,7 +54,8 @@ METRICS: tuple[Metric, ...] = (
     Metric("modes_covered", HIGHER, "Stacked MNIST modes (of 1,000) with at least one sample", count=True),
     Metric("modes_kl", LOWER, "KL(generated Stacked MNIST mode histogram ‖ uniform), nats", log_scale=True),
     Metric("diversity", HIGHER, "mean pairwise feature distance of generated samples over that of real ones "
-           "(within each class, then averaged, for conditional runs); ~1 when healthy, 0 for one repeated image"),
+           "(within each class, then averaged, for conditional runs); ~1 when healthy, 0 for one repeated image; "
+           "above 1 is not better, so it is not ranked", ranked=False),
     Metric("memorisation", LOWER, "share of generated samples whose nearest training image is closer than a "
            "third of that image's distance to its nearest other training image (near-copies)"),
     Metric("intra_fid", LOWER, "mean over the classes of the FID between real and generated samples of each "
