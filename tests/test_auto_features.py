@@ -15,7 +15,7 @@ from gankit.classify import evaluator_cache
 from gankit.classify import selfsup_train
 from gankit.config import load_config
 from gankit.data.base import Dataset
-from gankit.errors import DataError
+from gankit.errors import ConfigError
 from gankit.evaluation import Scorer
 from gankit.models.classifiers import EvaluatorCNN
 
@@ -114,7 +114,7 @@ def test_an_evaluator_for_other_images_is_refused_naming_both(tmp_path, fits):
     path = tmp_path / "ev28.pt"
     save_checkpoint(classifier_payload(EvaluatorCNN(1, 28, 2, 16), ["a", "b"], {"name": "ev28"}), path)
     config = load_config(None, ["data.name=folder", "data.path=x", f"eval.evaluator={path}"])
-    with pytest.raises(DataError, match=r"1-channel 28×28 .* 3-channel 8×8"):
+    with pytest.raises(ConfigError, match=r"1-channel 28×28 .* 3-channel 8×8"):
         Scorer(_dataset(), config)
 
 

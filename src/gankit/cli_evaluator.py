@@ -23,7 +23,8 @@ def evaluator_group() -> None:
 def check(
     args: Annotated[list[str] | None, typer.Argument(
         metavar="[EVALUATOR.pt] [data.KEY=VALUE...]",
-        help="The evaluator file (omitted: the shipped MNIST evaluator), then data.KEY=VALUE settings, "
+        help="The evaluator file (omitted: the shipped MNIST evaluator for MNIST, else the data's own "
+             "self-supervised one, trained once and cached, as a run would use), then data.KEY=VALUE settings, "
              "e.g. data.path=DIR data.image_size=32 data.channels=3.")] = None,
     data: Annotated[str, typer.Option(
         "--data", help="A data.name: the real images to check on (folder: one subfolder per class).")] = "mnist",
@@ -48,6 +49,8 @@ def check(
 
     from gankit.classify.evaluator import load_evaluator
     from gankit.classify.evaluator_train import load_labelled_data
+    from gankit.config import EvalConfig
+    from gankit.evaluation import feature_note, load_extractor
     from gankit.classify.sanity import check_feature_space, require_same_shape
     from gankit.errors import DataError
     from gankit.files.atomic import write_text
@@ -59,8 +62,11 @@ def check(
         raise ConfigError(f"give one evaluator file, then data.KEY=VALUE settings; got {', '.join(paths)}")
     markdown_path = claim_file(output, force=force)  # refused before the check, not after it
     json_path = claim_file(markdown_path.with_suffix(".json"), force=force)
-    evaluator = load_evaluator(paths[0] if paths else None)
     dataset = load_labelled_data(data, [item for item in items if "=" in item], progress=not quiet)
+    evaluator = load_evaluator(paths[0]) if paths else load_extractor(EvalConfig(), data, dataset=dataset,
+                                                                       progress=not quiet)
+    if evaluator is None:
+        raise ConfigError(feature_note(EvalConfig(), dataset))
     try:  # a shape that does not fit, or too few images: settings to change, so exit code 2
         require_same_shape(evaluator, dataset)
         table = check_feature_space(evaluator, dataset, n=n, seed=seed, k=k, progress=not quiet)

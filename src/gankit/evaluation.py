@@ -28,7 +28,7 @@ from torch import Tensor, nn
 
 from gankit.config.schema import FEATURE_SPACES
 from gankit.data.base import Dataset
-from gankit.errors import ConfigError, DataError
+from gankit.errors import ConfigError
 from gankit.metrics.boundary import boundary_scores
 from gankit.metrics.images import FeatureSet, score_features
 from gankit.metrics.toy2d import evaluate_points
@@ -108,15 +108,16 @@ def feature_note(eval_config, dataset: Dataset) -> str:
 
 
 def check_input_shape(extractor: FeatureExtractor, dataset: Dataset, per_channel: bool = False) -> None:
-    """A DataError naming both when an evaluator's input (channels, side) differs from the data's
-    images; Inception resizes any RGB input, so it is not checked."""
+    """A ConfigError (a setting to change: exit code 2) naming both when an evaluator's input
+    (channels, side) differs from the data's images; Inception resizes any RGB input, so it is
+    not checked."""
     channels, size = getattr(extractor, "channels", None), getattr(extractor, "image_size", None)
     if channels is None or size is None or dataset.kind != "images":
         return
     have_channels = 1 if per_channel else int(dataset.tensor.shape[1])
     have_size = int(dataset.tensor.shape[-1])
     if (channels, size) != (have_channels, have_size):
-        raise DataError(
+        raise ConfigError(
             f"the evaluator '{extractor.name}' takes {channels}-channel {size}×{size} images, but the data "
             f"'{dataset.name}' has {have_channels}-channel {have_size}×{have_size} ones; train an evaluator "
             "on this data (`gankit evaluator train --self-supervised --data ...`) or set data.channels/"
