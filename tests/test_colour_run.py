@@ -58,7 +58,7 @@ def test_colour_folder_conditional_run_end_to_end(colour_folder, tmp_path):
     done = _cli("report", str(run_dir))
     assert done.returncode == 0, done.stderr
     html = (run_dir / "report.html").read_text()
-    assert "<th>teal</th>" in html and "intra-FID per class" in html  # the per-class table, by name
+    assert "<th>teal</th>" in html and "intra-FID ↓" in html  # the per-class table, by name
     onnx = pytest.importorskip("onnxruntime")
     assert _cli("export", str(run_dir), "-o", str(tmp_path / "g.onnx"), "--format", "onnx").returncode == 0
     session = onnx.InferenceSession(str(tmp_path / "g.onnx"), providers=["CPUExecutionProvider"])

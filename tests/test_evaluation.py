@@ -96,10 +96,13 @@ def test_logit_objectives_report_seed_000_scores(tmp_path, objective, scored):
 def test_scorer_without_feature_space_explains(tmp_path):
     dataset = load_mnist()
     dataset.name = "folder"
-    config = load_config(None, ["data.name=folder", "data.path=x"])
+    config = load_config(None, ["data.name=folder", "data.path=x", "eval.features=none"])
     scorer = Scorer(dataset, config)
-    assert "gankit evaluator train" in scorer.note
+    assert "eval.features=none" in scorer.note
     assert scorer.score(None, fake=dataset.tensor[:10]) == {}
+    dataset.tensor = dataset.tensor[:40]
+    scorer = Scorer(dataset, load_config(None, ["data.name=folder", "data.path=x", "eval.n=30"]))
+    assert "too few" in scorer.note and "gankit evaluator train" in scorer.note
 
 
 def test_score_image_sets_matches_features_pipeline():

@@ -53,6 +53,9 @@ METRICS: tuple[Metric, ...] = (
     Metric("class_kl", LOWER, "KL(generated class histogram ‖ real or uniform histogram), nats", log_scale=True),
     Metric("modes_covered", HIGHER, "Stacked MNIST modes (of 1,000) with at least one sample", count=True),
     Metric("modes_kl", LOWER, "KL(generated Stacked MNIST mode histogram ‖ uniform), nats", log_scale=True),
+    Metric("diversity", HIGHER, "mean pairwise feature distance of generated samples over that of real ones "
+           "(within each class, then averaged, for conditional runs); ~1 when healthy, 0 for one repeated image; "
+           "above 1 is not better, so it is not ranked", ranked=False),
     Metric("memorisation", LOWER, "share of generated samples whose nearest training image is closer than a "
            "third of that image's distance to its nearest other training image (near-copies)"),
     Metric("intra_fid", LOWER, "mean over the classes of the FID between real and generated samples of each "
@@ -92,7 +95,10 @@ TRAINING_KEYS: tuple[str, ...] = (
 )
 # Keys whose values are text or lists; every other value of a record is a number or null.
 TEXT_KEYS = frozenset({"stopped_by", "features"})
-LIST_KEYS = frozenset({"warnings", "diagnostics", "intra_fid_per_class", "intra_fid_classes"})
+# A conditional run's per-class values, each a list in class order (null where a class has too few samples).
+PER_CLASS_KEYS: tuple[str, ...] = ("intra_fid_per_class", "recall_per_class", "coverage_per_class",
+                                   "diversity_per_class")
+LIST_KEYS = frozenset({"warnings", "diagnostics", "intra_fid_classes", *PER_CLASS_KEYS})
 # Keys of a record (or final_metrics.json) that are not evaluation results.
 BOOKKEEPING_KEYS = frozenset({*TRAINING_KEYS, "train_seconds", "stopped_by", *LIST_KEYS})
 # Sample counts and sizes logged beside the metrics: shown as integers, never as metrics.
@@ -100,9 +106,10 @@ SAMPLE_COUNT_KEYS: tuple[str, ...] = ("n_real", "n_fake", "k", "kid_subset_size"
 
 
 def per_class_names(record: dict) -> list[str]:
-    """Column names of a record's ``intra_fid_per_class``: its ``intra_fid_classes`` when they
-    match it one to one (records written before they were logged have none), else the indices."""
-    values = record.get("intra_fid_per_class") or []
+    """Column names of a record's per-class lists (``intra_fid_per_class`` and the others of
+    :data:`PER_CLASS_KEYS`, all in class order): its ``intra_fid_classes`` when they match one
+    to one (records written before they were logged have none), else the indices."""
+    values = next((record[key] for key in PER_CLASS_KEYS if isinstance(record.get(key), list)), [])
     names = record.get("intra_fid_classes")
     if isinstance(names, list) and len(names) == len(values):
         return [str(name) for name in names]

@@ -1,4 +1,5 @@
-"""``gankit evaluator ...``: train the network whose features the image metrics use. No logic here."""
+"""``gankit evaluator ...``: train the network whose features the image metrics use, and check what
+its features see. No logic here."""
 
 from __future__ import annotations
 
@@ -16,6 +17,75 @@ evaluator_app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_e
 @evaluator_app.callback()
 def evaluator_group() -> None:
     """The evaluator network: the feature space of FID/KID/PRDC/IS and the class-mode counts."""
+
+
+@evaluator_app.command("check")
+def check(
+    args: Annotated[list[str] | None, typer.Argument(
+        metavar="[EVALUATOR.pt] [data.KEY=VALUE...]",
+        help="The evaluator file (omitted: the shipped MNIST evaluator for MNIST, else the data's own "
+             "self-supervised one, trained once and cached, as a run would use), then data.KEY=VALUE settings, "
+             "e.g. data.path=DIR data.image_size=32 data.channels=3.")] = None,
+    data: Annotated[str, typer.Option(
+        "--data", help="A data.name: the real images to check on (folder: one subfolder per class).")] = "mnist",
+    output: Annotated[Path, typer.Option(
+        "--output", "-o", help="The Markdown table; the JSON goes beside it with the suffix .json.")
+    ] = Path("evaluator-check.md"),
+    n: Annotated[int, typer.Option("--n", "-n", help="Images in each of the reference and held-out parts "
+                                                     "(fewer when the data holds fewer than 2n).")] = 1000,
+    seed: Annotated[int, typer.Option(help="Split and degradation seed.")] = 0,
+    k: Annotated[int, typer.Option("-k", help="Nearest neighbours for precision/recall/coverage.")] = 5,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Replace the output files if gankit wrote them "
+                                                        "(never a file of yours).")] = False,
+) -> None:
+    """Check that the evaluator's feature space sees blur, noise, colour shifts, collapse, a wrong class mix and copies.
+
+    Splits the real images into a reference and a held-out part, degrades the held-out images at three severities each, scores them against the reference (FID, precision, recall, coverage, memorisation) and marks where each metric moved the way its definition expects. Writes OUT.md and OUT.json.
+    """
+    import json
+
+    from rich.table import Table
+
+    from gankit.classify.evaluator import load_evaluator
+    from gankit.classify.evaluator_train import load_labelled_data
+    from gankit.config import EvalConfig
+    from gankit.evaluation import feature_note, load_extractor
+    from gankit.classify.sanity import check_feature_space, require_same_shape
+    from gankit.errors import DataError
+    from gankit.files.atomic import write_text
+    from gankit.files.owner import claim_file
+
+    items = list(args or [])
+    paths = [item for item in items if "=" not in item]
+    if len(paths) > 1:
+        raise ConfigError(f"give one evaluator file, then data.KEY=VALUE settings; got {', '.join(paths)}")
+    markdown_path = claim_file(output, force=force)  # refused before the check, not after it
+    json_path = claim_file(markdown_path.with_suffix(".json"), force=force)
+    dataset = load_labelled_data(data, [item for item in items if "=" in item], progress=not quiet)
+    evaluator = load_evaluator(paths[0]) if paths else load_extractor(EvalConfig(), data, dataset=dataset,
+                                                                       progress=not quiet)
+    if evaluator is None:
+        raise ConfigError(feature_note(EvalConfig(), dataset))
+    try:  # a shape that does not fit, or too few images: settings to change, so exit code 2
+        require_same_shape(evaluator, dataset)
+        table = check_feature_space(evaluator, dataset, n=n, seed=seed, k=k, progress=not quiet)
+    except DataError as exc:
+        raise ConfigError(str(exc)) from None
+    shown = Table(title=f"feature-space check · evaluator '{table.extractor}' on {table.data}", title_justify="left")
+    for column in ["defect", "sev.", "setting", "FID", "prec.", "recall", "cover.", "memor."]:
+        shown.add_column(column, justify="left" if column in ("defect", "setting") else "right")
+    for row in table.display_rows(changes=False):
+        shown.add_row(*row)
+    console = Console()
+    console.print(shown)
+    console.print(f"[bold]{table.summary_line()}[/bold]; ✓ moved as the metric's definition expects, ✗ did not, "
+                  "· no expectation", soft_wrap=True)
+    for note in table.notes:
+        console.print(f"note: {note}", soft_wrap=True, highlight=False)
+    write_text(markdown_path, table.to_markdown())
+    write_text(json_path, json.dumps(table.to_json(), indent=1) + "\n")
+    console.print(f"wrote {markdown_path} and {json_path}", soft_wrap=True, highlight=False)
 
 
 @evaluator_app.command("train")

@@ -3,14 +3,20 @@
 2D points are scored in data space against the true shape. Images are scored in a
 feature space: the shipped MNIST evaluator for MNIST-like data, a user's evaluator
 (``eval.evaluator=PATH``, made by ``gankit evaluator train``), a classifier of
-``gankit classify`` (``eval.features=PATH`` to its best.pt), or Inception-v3 with
-the user's FID weights (``eval.features=inception``). Stacked MNIST is scored per
-channel. Image runs whose discriminator outputs a logit (``bce`` and ``boundary``) also
+``gankit classify`` (``eval.features=PATH`` to its best.pt), Inception-v3 with
+the user's FID weights (``eval.features=inception``), or — for any other image folder —
+a self-supervised evaluator trained on the folder once and cached
+(`gankit.classify.evaluator_cache`). An evaluator must take the data's channels and
+size (checked, never silently converted). Stacked MNIST is scored per channel. Image runs whose discriminator outputs a logit (``bce`` and ``boundary``) also
 get the lung-cell boundary-loss study's s1, s2, s3 and score, so the original and the boundary objective can be
 compared as in its Figure 1 (s3 compares pixels in [0, 1]; it is not defined for 2D points).
 
 A :class:`Scorer` loads the feature extractor and the real features once, so the
-trainer can evaluate every few epochs without recomputing them.
+trainer can evaluate every few epochs without recomputing them. An image run with a feature
+space is also scored for memorisation (``gankit.metrics.memorisation``: the share of
+generated samples that are near-copies of a training image) against the features of its
+training images, at most ``MEMORISATION_TRAIN_MAX`` of them (a seeded random subset beyond
+that, the same one every evaluation), extracted once with their nearest-other distances.
 """
 
 from __future__ import annotations
@@ -27,12 +33,18 @@ from gankit.metrics.boundary import boundary_scores
 from gankit.metrics.images import FeatureSet, score_features
 from gankit.metrics.toy2d import evaluate_points
 from gankit.metrics.conditional import conditional_scores
+from gankit.metrics.memorisation import memorisation, nearest_other_distance
 from gankit.objectives import OBJECTIVES
 from gankit.sampling.generate import generate
 from gankit.sampling.labels import draw_labels
 
 MNIST_LIKE = ("mnist", "stacked-mnist")
 EXTRACT_BATCH = 500
+# Training images a run's samples are checked against for copies: all of a small data set,
+# a seeded subset of 10,000 of a large one (the all-pairs search grows with their number).
+MEMORISATION_TRAIN_MAX = 10_000
+CLOSEST_PAIRS = 8  # generated/training pairs kept for the memorisation picture
+TRAIN_SLICE = 1000  # training images copied and extracted at a time
 
 
 class FeatureExtractor(Protocol):
@@ -52,11 +64,16 @@ def reference_sample(dataset: Dataset, n: int, seed: int) -> torch.Tensor:
     return dataset.tensor[reference_order(dataset, n, seed)]
 
 
-def load_extractor(eval_config, data_name: str = "mnist", device: str = "cpu") -> FeatureExtractor | None:
-    """The feature extractor ``eval.features`` / ``eval.evaluator`` name for this data;
-    None when images have no feature space (a folder without an evaluator)."""
+def load_extractor(eval_config, data_name: str = "mnist", device: str = "cpu", dataset: Dataset | None = None,
+                   progress: bool = True) -> FeatureExtractor | None:
+    """The feature extractor ``eval.features`` / ``eval.evaluator`` name for this data; with
+    ``features=auto`` and no evaluator, for non-MNIST images (``dataset``), the self-supervised
+    evaluator trained on them once and cached. None when images get no feature space
+    (``features=none``, or too few images to train one; `feature_note` says why)."""
     from gankit.classify.evaluator import load_evaluator
 
+    if eval_config.features == "none":
+        return None
     if eval_config.features == "inception":
         from gankit.metrics.inception import InceptionExtractor, load_inception
 
@@ -67,7 +84,44 @@ def load_extractor(eval_config, data_name: str = "mnist", device: str = "cpu") -
         return load_evaluator(eval_config.evaluator, device=device)
     if eval_config.features == "evaluator" or data_name in MNIST_LIKE:
         return load_evaluator(None, device=device)
-    return None
+    if dataset is None or dataset.kind != "images" or len(dataset) < self_supervised_minimum():
+        return None
+    from gankit.classify.evaluator_cache import auto_evaluator
+
+    return auto_evaluator(dataset, device=device, progress=progress).evaluator
+
+
+def self_supervised_minimum() -> int:
+    """The fewest images a self-supervised evaluator is trained on."""
+    from gankit.classify.selfsup_train import MIN_IMAGES
+
+    return MIN_IMAGES
+
+
+def feature_note(eval_config, dataset: Dataset) -> str:
+    """Why ``dataset`` (images) is scored in no feature space."""
+    if eval_config.features == "none":
+        return "eval.features=none: no FID, precision or recall (set eval.features=auto to get them)"
+    return (f"{len(dataset)} images are too few to train a self-supervised feature space (it takes at least "
+            f"{self_supervised_minimum()}): no FID, precision or recall; give more images, or "
+            "eval.evaluator=FILE from `gankit evaluator train`")
+
+
+def check_input_shape(extractor: FeatureExtractor, dataset: Dataset, per_channel: bool = False) -> None:
+    """A ConfigError (a setting to change: exit code 2) naming both when an evaluator's input
+    (channels, side) differs from the data's images; Inception resizes any RGB input, so it is
+    not checked."""
+    channels, size = getattr(extractor, "channels", None), getattr(extractor, "image_size", None)
+    if channels is None or size is None or dataset.kind != "images":
+        return
+    have_channels = 1 if per_channel else int(dataset.tensor.shape[1])
+    have_size = int(dataset.tensor.shape[-1])
+    if (channels, size) != (have_channels, have_size):
+        raise ConfigError(
+            f"the evaluator '{extractor.name}' takes {channels}-channel {size}×{size} images, but the data "
+            f"'{dataset.name}' has {have_channels}-channel {have_size}×{have_size} ones; train an evaluator "
+            "on this data (`gankit evaluator train --self-supervised --data ...`) or set data.channels/"
+            "data.image_size to match")
 
 
 def extract(extractor: FeatureExtractor, images: Tensor, per_channel: bool = False) -> FeatureSet:
@@ -94,10 +148,21 @@ def score_image_sets(real_images: Tensor, fake_images: Tensor, eval_config, *, d
 
 def score_paths(real: str, fake: str, eval_config, device: str = "cpu") -> dict[str, Any]:
     """:func:`score_image_sets` of two folders / ``.npz`` files (``real`` may be ``mnist``),
-    loaded at the extractor's input size (native size for Inception, which resizes to 299)."""
-    from gankit.data.image_sets import load_image_set
+    loaded at the extractor's input size (native size for Inception, which resizes to 299).
+    With ``eval.features=auto`` and no evaluator, a ``real`` folder or file is scored in its own
+    self-supervised feature space (trained once and cached, as for a run on that folder)."""
+    from gankit.data.image_sets import load_image_set, reference_dataset
 
+    if str(real) != "mnist" and eval_config.features == "auto" and not eval_config.evaluator:
+        reference = reference_dataset(real)
+        extractor = load_extractor(eval_config, reference.name, device, dataset=reference)
+        if extractor is None:
+            raise ConfigError(feature_note(eval_config, reference))
+        fake_images = load_image_set(fake, channels=extractor.channels, image_size=extractor.image_size)
+        return score_image_sets(reference.tensor, fake_images, eval_config, device=device, extractor=extractor)
     extractor = load_extractor(eval_config, "mnist", device)
+    if extractor is None:
+        raise ConfigError(NO_FEATURES)
     size = getattr(extractor, "image_size", None)
     channels = getattr(extractor, "channels", 3)
     real_images = load_image_set(real, channels=channels, image_size=size)
@@ -105,9 +170,8 @@ def score_paths(real: str, fake: str, eval_config, device: str = "cpu") -> dict[
     return score_image_sets(real_images, fake_images, eval_config, device=device, extractor=extractor)
 
 
-NO_FEATURES = ("image metrics need a feature space: train an evaluator on your labelled folder with "
-               "`gankit evaluator train --data folder data.path=DIR -o evaluator.pt` and pass "
-               "eval.evaluator=evaluator.pt, or give eval.features=inception eval.inception_weights=FILE")
+NO_FEATURES = ("eval.features=none scores no images: leave eval.features=auto, give eval.evaluator=FILE from "
+               "`gankit evaluator train`, or eval.features=inception eval.inception_weights=FILE")
 
 
 def _feature_options(eval_config) -> dict[str, Any]:
@@ -124,17 +188,29 @@ class Scorer:
         self.config = config
         self.device = device
         self._real: FeatureSet | None = None
+        self._train: tuple[Tensor, Tensor, Tensor] | None = None  # (indices, features, nearest-other distances)
+        # The closest generated/training pairs of the latest memorisation score, as
+        # (generated image, training image, ratio), for the run's memorisation picture.
+        self.closest: list[tuple[Tensor, Tensor, float]] = []
         self._extractor: FeatureExtractor | None = None
         self.per_channel = dataset.name == "stacked-mnist"  # each channel is one digit
         self.note = ""
         if dataset.kind == "images":
-            self._extractor = load_extractor(config.eval, dataset.name, device)
+            self._extractor = load_extractor(config.eval, dataset.name, device, dataset=dataset,
+                                             progress=config.train.progress)
             if self._extractor is None:
-                self.note = NO_FEATURES
+                self.note = feature_note(config.eval, dataset)
+            else:
+                check_input_shape(self._extractor, dataset, self.per_channel)
         real, k = min(config.eval.n, len(dataset)), config.eval.k
         if k >= real and (dataset.kind == "points" or self._extractor is not None):
             raise ConfigError(f"eval.k: {k} nearest neighbours need more than {k} real samples, but the data has "
                               f"{len(dataset)}; lower eval.k below {real}")
+
+    @property
+    def extractor(self) -> FeatureExtractor | None:
+        """The feature space images are scored in (None for points, or images without one)."""
+        return self._extractor
 
     def real_images(self, n: int) -> Tensor:
         return reference_sample(self.dataset, n, self.config.eval.seed)
@@ -144,6 +220,27 @@ class Scorer:
             images = self.real_images(self.config.eval.n)
             self._real = extract(self._extractor, images, self.per_channel)
         return self._real
+
+    def _train_features(self) -> tuple[Tensor, Tensor, Tensor]:
+        if self._train is None:
+            order = reference_order(self.dataset, MEMORISATION_TRAIN_MAX, self.config.eval.seed)
+            # in slices: a copy of 10,000 large images at once would be hundreds of MB
+            features = torch.cat([extract(self._extractor, self.dataset.tensor[order[start:start + TRAIN_SLICE]],
+                                          self.per_channel).features for start in range(0, len(order), TRAIN_SLICE)])
+            self._train = (order, features, nearest_other_distance(features))
+        return self._train
+
+    def _memorisation(self, fake: Tensor, fake_features: Tensor) -> dict[str, Any]:
+        """``memorisation`` ± ``memorisation_std`` of ``fake`` (features ``fake_features``);
+        keeps the closest pairs in :attr:`closest`."""
+        order, train, radii = self._train_features()
+        if len(train) < 2:
+            return {}
+        e = self.config.eval
+        found = memorisation(train, fake_features, bootstrap=e.bootstrap, seed=e.seed,
+                             pairs=CLOSEST_PAIRS, radii=radii)
+        self.closest = [(fake[g].cpu(), self.dataset.tensor[order[t]], ratio) for g, t, ratio in found["closest_pairs"]]
+        return {key: found[key] for key in ("memorisation", "memorisation_std") if key in found}
 
     def score(self, generator_net: nn.Module | None, discriminator: nn.Module | None = None, *,
               seed: int | None = None, fake: Tensor | None = None, fake_labels: Tensor | None = None
@@ -170,11 +267,12 @@ class Scorer:
         else:
             fake_set = extract(self._extractor, fake, self.per_channel)
             scores = {"features": self._extractor.name,
-                      **score_features(self._real_features(), fake_set, **_feature_options(e))}
+                      **score_features(self._real_features(), fake_set, **_feature_options(e)),
+                      **self._memorisation(fake, fake_set.features)}
             if fake_labels is not None and not self.per_channel:
                 per_class = conditional_scores(self._real_features().features, real_labels, fake_set.features,
                                                fake_set.probs, fake_labels, self.dataset.label_names,
-                                               getattr(self._extractor, "class_names", []))
+                                               getattr(self._extractor, "class_names", []), k=e.k)
                 scores["warnings"] = scores.get("warnings", []) + per_class.pop("warnings")
                 scores.update(per_class)
         if discriminator is not None and OBJECTIVES[self.config.objective.name].logit and fake.ndim == 4:

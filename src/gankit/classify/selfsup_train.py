@@ -49,6 +49,17 @@ DEFAULT_OBJECTIVE = "simclr"
 BATCH_SIZE, LR, FEATURE_DIM, HOLDOUT_SHARE = 128, 2e-3, 128, 0.2
 
 
+def recipe() -> dict[str, Any]:
+    """Everything the default training depends on besides the data, seed and torch: what a
+    cache of trained evaluators keys on, so a changed default trains a new one."""
+    from gankit.classify import selfsup
+
+    return {"objective": DEFAULT_OBJECTIVE, "augmentation": Augmentation().settings(), "batch_size": BATCH_SIZE,
+            "lr": LR, "feature_dim": FEATURE_DIM, "image_budget": IMAGE_BUDGET, "max_epochs": MAX_EPOCHS,
+            "holdout_share": HOLDOUT_SHARE, "temperature": selfsup.TEMPERATURE,
+            "vicreg_weights": list(selfsup.VICREG_WEIGHTS), "projector": [512, 256]}
+
+
 def default_epochs(count: int) -> int:
     """Epochs for `count` images: `IMAGE_BUDGET` images seen, at least 1, at most `MAX_EPOCHS`."""
     return max(1, min(MAX_EPOCHS, round(IMAGE_BUDGET / max(1, count))))
@@ -206,4 +217,4 @@ def _describe(dataset: Dataset, count: int) -> str:
     return f"{dataset.name}: {count} images of {shape}{source}"
 
 
-__all__ = ["IMAGE_BUDGET", "MIN_IMAGES", "default_epochs", "fit_self_supervised", "train_self_supervised"]
+__all__ = ["IMAGE_BUDGET", "MIN_IMAGES", "default_epochs", "fit_self_supervised", "recipe", "train_self_supervised"]

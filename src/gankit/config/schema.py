@@ -17,7 +17,7 @@ import tomli_w
 
 from gankit.config.registry import AUGMENT_NAMES, DATA_NAMES, DCGAN_STYLE_NAMES, MODEL_FAMILY_NAMES, OBJECTIVE_NAMES
 
-FEATURE_SPACES = ("auto", "evaluator", "inception")  # or the path of a `gankit classify` best.pt
+FEATURE_SPACES = ("auto", "evaluator", "inception", "none")  # or the path of a `gankit classify` best.pt
 
 
 def _key(default: Any, doc: str, choices: Sequence[str] = ()) -> Any:
@@ -168,10 +168,12 @@ class TrainConfig:
 class EvalConfig:
     """Metrics computed every `every` epochs (0 = only at the end) and by `gankit eval`.
 
-    Images are scored in the feature space of `features`: ``auto`` is the shipped MNIST
-    evaluator for MNIST-like data, the network in `evaluator` when set, and Inception-v3
-    when `features=inception` with `inception_weights` (the FID weights file you have);
-    `features=PATH` scores in the space of a classifier checkpoint from ``gankit classify``.
+    Images are scored in the feature space of `features`: ``auto`` is the network in
+    `evaluator` when set, else the shipped MNIST evaluator for MNIST-like data, else a
+    self-supervised evaluator trained once on the data and cached (any image folder);
+    Inception-v3 when `features=inception` with `inception_weights` (the FID weights file
+    you have); `features=PATH` scores in the space of a classifier checkpoint from
+    ``gankit classify``; `features=none` scores no images (no FID, precision or recall).
     `select` names the metric that picks ``checkpoints/best.pt`` (``auto``: FID for
     images, the shape scores for 2D points, ``score`` for the boundary objective).
     """
@@ -181,15 +183,19 @@ class EvalConfig:
     k: int = _key(5, "nearest neighbours for precision, recall, density and coverage")
     curve_tolerance: float = _key(0.05, "line/parabola/spiral: distance within which a curve bin counts as covered")
     seed: int = _key(1234, "seed of the evaluation's latents, real subset and resamples")
-    features: str = _key("auto", "feature space for images: auto, evaluator, inception, or a `gankit classify` "
-                                 "best.pt path")  # checked in validate
-    evaluator: str = _key("", "an evaluator network file from `gankit evaluator train`; '' = the shipped one")
+    features: str = _key("auto", "feature space for images: auto (your evaluator, else the shipped MNIST one "
+                                 "for MNIST-like data, else a self-supervised one trained on the data and "
+                                 "cached), evaluator, inception, none, or a `gankit classify` best.pt path")  # checked in validate
+    evaluator: str = _key("", "an evaluator network file from `gankit evaluator train`; '' = as eval.features "
+                              "says")
     inception_weights: str = _key("", "path of the Inception-v3 FID weights file (features=inception)")
     select: str = _key("auto", "the metric that picks checkpoints/best.pt; auto = FID for images, the shape "
                                "scores for points, score for the boundary objective")
     kid_subsets: int = _key(100, "random subsets KID is averaged over")
     kid_subset_size: int = _key(1000, "size of each KID subset (capped at the sample count)")
     bootstrap: int = _key(10, "bootstrap resamples for the ± spreads; 0 = none, else at least 2")
+    check: bool = _key(True, "at the end of an image run, check that the feature space sees blur, noise, colour "
+                             "shifts, collapse and copies on this data (cached; the report shows it)")
 
 
 @dataclass

@@ -42,12 +42,19 @@ class DecodedFolder:
     failures: list[tuple[str, str]]
 
 
+def cache_root() -> Path:
+    """gankit's cache folder: ``$GANKIT_CACHE_DIR``, else ``$XDG_CACHE_HOME/gankit``, else
+    ``~/.cache/gankit``; decoded folders, self-supervised evaluators and feature-space checks
+    each have a subfolder."""
+    if os.environ.get("GANKIT_CACHE_DIR"):
+        return Path(os.environ["GANKIT_CACHE_DIR"]).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base).expanduser() / "gankit"
+
+
 def default_cache_dir() -> Path:
     """Where folder caches live unless the caller says otherwise (see the module doc)."""
-    if os.environ.get("GANKIT_CACHE_DIR"):
-        return Path(os.environ["GANKIT_CACHE_DIR"]).expanduser() / "folders"
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base).expanduser() / "gankit" / "folders"
+    return cache_root() / "folders"
 
 
 def cache_key(root: Path, channels: int, image_size: int, files: list[tuple[str, int, int]]) -> str:
@@ -104,3 +111,20 @@ def save_cached(cache_dir: Path, key: str, decoded: DecodedFolder) -> None:
             "the next run will decode again (set $GANKIT_CACHE_DIR to a writable folder)",
             stacklevel=2,
         )
+
+
+def dataset_digest(images: Tensor, labels: Tensor | None = None, class_names: list[str] | None = None) -> str:
+    """A hex digest of a data set's content: the image tensor's bytes, shape and dtype, and the
+    labels and class names when there are any. Any changed, added or removed image changes it
+    (a touched but unchanged file does not); caches of things computed from the data key on it."""
+    digest = hashlib.sha256()
+    for part in (images, labels):
+        if part is None:
+            digest.update(b"none")
+            continue
+        array = part.detach().cpu().contiguous()
+        digest.update(f"{array.dtype}{tuple(array.shape)}".encode())
+        # reshape(-1): the same bytes, and a 0-dim tensor (batch norm's step count) can be viewed too
+        digest.update(array.reshape(-1).view(torch.uint8).numpy().tobytes() if array.numel() else b"")
+    digest.update(json.dumps(list(class_names or [])).encode("utf-8"))
+    return digest.hexdigest()[:32]

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from gankit.data.base import Dataset
 from gankit.data.folder import load_folder, scan_folder
 from gankit.errors import DataError
 from gankit.files.arrays import npz_header
@@ -39,6 +40,26 @@ def load_image_set(path: str | Path, *, channels: int, image_size: int | None = 
         print(f"warning: {len(dataset.skipped)} files under {path} skipped (e.g. {dataset.skipped[0][0]}: "
               f"{dataset.skipped[0][1]})")
     return dataset.tensor
+
+
+def reference_dataset(path: str | Path) -> Dataset:
+    """The real set of ``gankit eval --real PATH`` as a `Dataset` at its own size and channels
+    (a folder's first readable image decides: grey modes give 1 channel, others 3), with the
+    labels of a folder of class folders: what the folder's automatic feature space is trained on."""
+    if str(path) == "mnist":
+        from gankit.data.mnist import load_mnist
+
+        return load_mnist()
+    path = Path(path)
+    if not path.is_dir():  # a .npz file (anything else is refused by load_image_set)
+        images = _read_npz(path) if path.suffix == ".npz" else load_image_set(path, channels=3)
+        return Dataset("npz", images, None, kind="images", source=str(path))
+    size, channels = _native_size(path), _native_channels(path)
+    dataset = load_folder(path, channels=channels, image_size=size)
+    if dataset.skipped:
+        print(f"warning: {len(dataset.skipped)} files under {path} skipped (e.g. {dataset.skipped[0][0]}: "
+              f"{dataset.skipped[0][1]})")
+    return dataset
 
 
 def _read_npz(path: Path) -> torch.Tensor:
@@ -83,11 +104,23 @@ def _resize(images: torch.Tensor, channels: int, size: int | None) -> torch.Tens
 
 
 def _native_size(folder: Path) -> int:
+    return max(_first_image(folder)[0])
+
+
+def _native_channels(folder: Path) -> int:
+    return 1 if _first_image(folder)[1] in GREY_MODES else 3
+
+
+GREY_MODES = frozenset({"1", "L", "LA", "I", "I;16", "F"})
+
+
+def _first_image(folder: Path) -> tuple[tuple[int, int], str]:
+    """(size, mode) of the first readable image of ``folder``."""
     layout = scan_folder(folder)
     for name in layout.images[:20]:
         try:
             with Image.open(folder / name) as image:
-                return max(image.size)
+                return image.size, image.mode
         except OSError:
             continue
     raise DataError(f"{folder}: no readable image among the first files; is it the right folder?")

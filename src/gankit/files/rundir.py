@@ -35,6 +35,10 @@ class RunPaths:
         return self.root / "final_metrics.json"
 
     @property
+    def evaluator_check(self) -> Path:
+        return self.root / "evaluator_check.json"
+
+    @property
     def checkpoints(self) -> Path:
         return self.root / "checkpoints"
 

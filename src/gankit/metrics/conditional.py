@@ -8,6 +8,13 @@ but badly here.
 Class accuracy: the share of generated samples that the evaluator classifies as the class
 they were generated for (does ``--class 3`` give threes?). Classes are matched to the
 evaluator's outputs by name.
+
+Per-class recall and coverage (the k-NN balls of ``gankit.metrics.knn``, built within the
+class: real images of class c against the samples generated for class c) and per-class
+diversity (``gankit.metrics.diversity``) catch what intra-FID and class accuracy miss: a
+generator that draws one good image per class. Its class accuracy is perfect and its
+intra-FID can be low in a feature space that tells classes apart by colour, but the real
+images of a class lie mostly outside the balls of its few distinct samples.
 """
 
 from __future__ import annotations
@@ -18,7 +25,9 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from gankit.metrics.diversity import diversity_per_class
 from gankit.metrics.fid import fid
+from gankit.metrics.knn import prdc
 
 # Below this many samples of a class (real or generated) its FID is not computed.
 MIN_CLASS_SAMPLES = 2
@@ -35,6 +44,27 @@ def intra_fid(real_features: Tensor, real_labels: Tensor, fake_features: Tensor,
     return values
 
 
+def recall_coverage_per_class(real_features: Tensor, real_labels: Tensor, fake_features: Tensor,
+                              fake_labels: Tensor, n_classes: int, k: int = 5
+                              ) -> tuple[list[float | None], list[float | None]]:
+    """(recall per class, coverage per class) in class order, with k-NN balls built within
+    each class; None for a class with at most ``k`` real or generated samples (no k-th
+    neighbour)."""
+    recalls: list[float | None] = []
+    coverages: list[float | None] = []
+    for label in range(n_classes):
+        real = real_features[real_labels == label]
+        fake = fake_features[fake_labels == label]
+        if min(len(real), len(fake)) <= k:
+            recalls.append(None)
+            coverages.append(None)
+            continue
+        scores = prdc(real, fake, k=k)
+        recalls.append(float(scores["recall"]))
+        coverages.append(float(scores["coverage"]))
+    return recalls, coverages
+
+
 def class_accuracy(fake_probs: Tensor, fake_labels: Tensor, class_names: Sequence[str],
                    evaluator_names: Sequence[str]) -> float | None:
     """Share of samples of class ``class_names[y]`` that the evaluator names the same; None when
@@ -49,16 +79,25 @@ def class_accuracy(fake_probs: Tensor, fake_labels: Tensor, class_names: Sequenc
 
 
 def conditional_scores(real_features: Tensor, real_labels: Tensor, fake_features: Tensor, fake_probs: Tensor,
-                       fake_labels: Tensor, class_names: Sequence[str], evaluator_names: Sequence[str]
-                       ) -> dict[str, Any]:
+                       fake_labels: Tensor, class_names: Sequence[str], evaluator_names: Sequence[str],
+                       k: int = 5) -> dict[str, Any]:
     """``intra_fid`` (mean over the classes it could be computed for), ``intra_fid_per_class``
     (in class order, null where too few samples) with ``intra_fid_classes`` (the class names in
-    that order), ``class_accuracy`` and warnings."""
-    per_class = intra_fid(real_features, real_labels, fake_features, fake_labels, len(class_names))
+    that order), ``class_accuracy``, ``recall_per_class``, ``coverage_per_class`` (k-NN with
+    ``k``), ``diversity_per_class`` and ``diversity`` (their mean over the classes), all in
+    the same class order, and warnings."""
+    n_classes = len(class_names)
+    per_class = intra_fid(real_features, real_labels, fake_features, fake_labels, n_classes)
     computed = [value for value in per_class if value is not None]
     scores: dict[str, Any] = {"intra_fid": sum(computed) / len(computed) if computed else None,
                               "intra_fid_per_class": per_class, "intra_fid_classes": [str(n) for n in class_names],
                               "class_accuracy": class_accuracy(fake_probs, fake_labels, class_names, evaluator_names)}
+    scores["recall_per_class"], scores["coverage_per_class"] = recall_coverage_per_class(
+        real_features, real_labels, fake_features, fake_labels, n_classes, k)
+    spread = diversity_per_class(real_features, real_labels, fake_features, fake_labels, n_classes)
+    known = [value for value in spread if value is not None]
+    scores["diversity_per_class"] = spread
+    scores["diversity"] = sum(known) / len(known) if known else None
     warnings = []
     if len(computed) < len(per_class):
         warnings.append(f"intra-FID left out {len(per_class) - len(computed)} classes with fewer than "

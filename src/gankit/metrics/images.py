@@ -14,6 +14,7 @@ from typing import Any
 
 from torch import Tensor
 
+from gankit.metrics.diversity import diversity
 from gankit.metrics.fid import fid_with_spread
 from gankit.metrics.inception_score import inception_score
 from gankit.metrics.kid import kid
@@ -49,7 +50,7 @@ def score_features(
 
     Keys: ``fid``, ``fid_std``, ``kid``, ``kid_std``, ``precision``, ``recall``,
     ``density``, ``coverage`` (with ``_std`` when ``bootstrap`` > 0), ``k``,
-    ``n_real``, ``n_fake``, ``kid_subset_size``; then ``inception_score`` (+ std),
+    ``n_real``, ``n_fake``, ``kid_subset_size``, ``diversity`` (gankit.metrics.diversity); then ``inception_score`` (+ std),
     ``classes_covered``, ``num_classes``, ``class_kl`` for (N, C) probabilities (none for
     C = 0, a feature space without classes), or
     ``modes_covered``, ``n_modes``, ``modes_kl`` for per-channel (N, 3, 10) ones;
@@ -66,6 +67,7 @@ def score_features(
                                            subset_size=subset_size, seed=seed)
     scores["kid_subset_size"] = subset_size
     scores.update(prdc(real.features, fake.features, k=k, bootstrap=bootstrap, seed=seed))
+    scores["diversity"] = diversity(real.features, fake.features)
     if min(len(real), len(fake)) < PRDC_MIN_SAMPLES:
         warnings.append(f"precision/recall/density/coverage on {min(len(real), len(fake))} samples "
                         f"(< {PRDC_MIN_SAMPLES}) are noisy; use eval.n of at least 5000")

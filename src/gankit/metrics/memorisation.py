@@ -51,22 +51,24 @@ def nearest_training(fake: Tensor, train: Tensor) -> tuple[Tensor, Tensor]:
     return distances, indices
 
 
-def copy_ratios(train: Tensor, fake: Tensor) -> tuple[Tensor, Tensor]:
-    """(d(g, t)/ρ(t), index of t) per generated sample g; 0 for an exact copy."""
+def copy_ratios(train: Tensor, fake: Tensor, radii: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    """(d(g, t)/ρ(t), index of t) per generated sample g; 0 for an exact copy. ``radii``:
+    :func:`nearest_other_distance` of ``train`` when already known (it depends on the
+    training set alone, so a run that scores every few epochs computes it once)."""
     if len(train) < 2 or len(fake) == 0:
         raise ValueError(f"memorisation needs at least 2 training and 1 generated samples; "
                          f"got {len(train)} and {len(fake)}")
     distances, nearest = nearest_training(fake, train)
-    radii = nearest_other_distance(train)[nearest]
-    return distances / radii, nearest
+    radii = nearest_other_distance(train) if radii is None else radii
+    return distances / radii[nearest], nearest
 
 
 def memorisation(train: Tensor, fake: Tensor, *, ratio: float = COPY_RATIO, bootstrap: int = 10,
-                 seed: int = 0, pairs: int = 8) -> dict[str, Any]:
+                 seed: int = 0, pairs: int = 8, radii: Tensor | None = None) -> dict[str, Any]:
     """``memorisation`` (share of copies), ``memorisation_std`` (bootstrap over the generated
     samples, when ``bootstrap`` > 0), ``memorisation_ratio`` (the rule's ratio) and
     ``closest_pairs``: the ``pairs`` smallest (generated index, training index, ratio)."""
-    ratios, nearest = copy_ratios(train, fake)
+    ratios, nearest = copy_ratios(train, fake, radii)
     copies = (ratios < ratio).to(torch.float64)
     scores: dict[str, Any] = {"memorisation": float(copies.mean()), "memorisation_ratio": ratio}
     if bootstrap > 0:

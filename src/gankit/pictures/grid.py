@@ -76,14 +76,16 @@ def saved_grid_shape(count: int, nrow: int, height: int, width: int, padding: in
 
 
 def save_grid(images: Tensor | np.ndarray, path: str | Path, nrow: int = 10, upscale: int | None = None,
-              title: str | None = None, row_labels: list[str] | None = None) -> Path:
+              title: str | None = None, row_labels: list[str] | None = None,
+              column_labels: list[str] | None = None) -> Path:
     """Write ``image_grid(images, nrow)`` as a PNG; returns the path.
 
     ``upscale`` enlarges every pixel to an upscale × upscale block (nearest
     neighbour: no blur); None picks the smallest factor making the grid at least
     ``GRID_MIN_WIDTH`` pixels wide (×2 for a 10 × 10 grid of 28 px digits). ``title``
     is written on a white band above the grid; ``row_labels`` (one per grid row, e.g. the
-    classes of a conditional run's grid) on a white band left of it. The file is written to a temporary
+    classes of a conditional run's grid) on a white band left of it; ``column_labels`` (one per grid
+    column, e.g. a caption under each pair of pictures) on a white band below it. The file is written to a temporary
     name and moved into place, so a reader never sees half a PNG.
     """
     grid = image_grid(images, nrow=nrow)
@@ -93,6 +95,8 @@ def save_grid(images: Tensor | np.ndarray, path: str | Path, nrow: int = 10, ups
     picture = Image.fromarray(grid)
     if factor > 1:
         picture = picture.resize((grid.shape[1] * factor, grid.shape[0] * factor), Image.Resampling.NEAREST)
+    if column_labels:
+        picture = _with_column_labels(picture, column_labels)
     if row_labels:
         picture = _with_row_labels(picture, row_labels)
     if title:
@@ -113,6 +117,24 @@ def _with_title(picture: Image.Image, title: str) -> Image.Image:
     position = (max(0, (picture.width - left - right) // 2), (band - top - bottom) // 2)
     ImageDraw.Draw(titled).text(position, title, fill=0 if picture.mode == "L" else (0, 0, 0), font=font)
     return titled
+
+
+def _with_column_labels(picture: Image.Image, labels: list[str]) -> Image.Image:
+    """``picture`` above a white band holding one label, horizontally centred, per grid column."""
+    font = ImageFont.load_default(size=max(12, picture.width // 50))
+    pen = ImageDraw.Draw(picture)
+    boxes = [pen.textbbox((0, 0), label, font=font) for label in labels]
+    margin = max(4, picture.width // 150)
+    band = max(bottom for _, _, _, bottom in boxes) + 2 * margin
+    white = 255 if picture.mode == "L" else (255, 255, 255)
+    labelled = Image.new(picture.mode, (picture.width, picture.height + band), white)
+    labelled.paste(picture, (0, 0))
+    column_width = picture.width / len(labels)
+    pen = ImageDraw.Draw(labelled)
+    for index, (label, (left, _, right, _)) in enumerate(zip(labels, boxes)):
+        x = round((index + 0.5) * column_width - (left + right) / 2)
+        pen.text((x, picture.height + margin), label, fill=0 if picture.mode == "L" else (0, 0, 0), font=font)
+    return labelled
 
 
 def _with_row_labels(picture: Image.Image, labels: list[str]) -> Image.Image:

@@ -17,6 +17,7 @@ from gankit.errors import GankitError
 from gankit.files.atomic import write_text
 from gankit.files.rundir import RunPaths
 from gankit.report import html_parts as parts
+from gankit.report.html_memorisation import memorisation_panel
 from gankit.report.html_data import (
     active_diagnostics,
     latest_metrics,
@@ -56,8 +57,9 @@ h2 { font-size: 17px; margin: 0 0 12px; }
 @media (max-width: 820px) { .split { grid-template-columns: 1fr; } }
 table { border-collapse: collapse; font-variant-numeric: tabular-nums; }
 th, td { padding: 5px 10px; border-bottom: 1px solid var(--line); }
-table.metrics { width: 100%; max-width: 520px; } table.drs { max-width: 640px; }
+table.metrics { width: 100%; max-width: 520px; } table.drs { max-width: 640px; } table.check { max-width: 900px; }
 table.per-class td, table.per-class th { text-align: center; font-variant-numeric: tabular-nums; } td.worst { font-weight: 700; }
+table.per-class th[scope=row] { text-align: left; white-space: nowrap; font-weight: 500; }
 table.metrics th[scope=row] { text-align: left; font-weight: 500; }
 thead th { text-align: left; font-size: 13px; color: var(--muted); font-weight: 600; }
 td.num, th.num { text-align: right; } td.better { color: var(--ok); } td.worse { color: #b42318; } td.spread { color: var(--muted); font-size: 13px; padding-left: 0; }
@@ -107,10 +109,16 @@ def render_report(run_dir: str | Path, on_warning: Callable[[str], None] | None 
     found, checked_at = active_diagnostics(files)
     written = (f"report written {time.strftime('%Y-%m-%d %H:%M:%S')} · run files last changed "
                f"{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(files.updated))}")
-    anchors = {"diagnostics": "Diagnostics", "metrics": "Metrics", "curves": "Curves", "drs": "DRS vs plain",
-               "samples": "Samples", "history": "Every epoch", "config": "Config"}
+    memorisation = memorisation_panel(metrics, files.memorisation_plot)
+    anchors = {"diagnostics": "Diagnostics", "metrics": "Metrics", "memorisation": "Memorisation", "curves": "Curves",
+               "drs": "DRS vs plain", "check": "Feature-space check", "samples": "Samples", "history": "Every epoch",
+               "config": "Config"}
     if files.drs_eval is None:
         del anchors["drs"]
+    if files.evaluator_check is None:
+        del anchors["check"]
+    if not memorisation:
+        del anchors["memorisation"]
     if not files.records:
         del anchors["history"]
     nav = parts.contents(anchors)
@@ -118,8 +126,10 @@ def render_report(run_dir: str | Path, on_warning: Callable[[str], None] | None 
         parts.header(files, status.state, status.text, written, nav),
         parts.diagnostics(found, checked_at, resolved_diagnostics(files, found), files.skipped_count),
         parts.metrics_table(metrics, metrics_epoch, files.finished, files.samples[0] if files.samples else None),
+        memorisation,
         parts.curves(files.plots),
         parts.drs_table(files.drs_eval) if files.drs_eval is not None else "",
+        parts.feature_space_check(files.evaluator_check) if files.evaluator_check is not None else "",
         parts.sample_gallery(files.samples),
         parts.epoch_table(files.records),
         parts.config_block(files.config_text),

@@ -32,6 +32,7 @@ else:  # pragma: no cover - Python 3.10
 # Sample counts and sizes: shown as integers in the caption, not as metrics.
 COUNT_KEYS = SAMPLE_COUNT_KEYS
 DRS_FILE = "drs_eval.json"
+CHECK_FILE = "evaluator_check.json"  # the feature-space check of the run's evaluator on its data
 SKIP_LIST = "skipped_files.txt"
 SAMPLE_NAME = re.compile(r"epoch_(\d+)\.png$")
 
@@ -54,8 +55,10 @@ class RunFiles:
     records: list[dict[str, Any]] = field(default_factory=list)
     final: dict[str, Any] | None = None
     drs_eval: dict[str, Any] | None = None
+    evaluator_check: dict[str, Any] | None = None
     samples: list[tuple[int, str]] = field(default_factory=list)  # (epoch, relative path), newest first
     plots: dict[str, str] = field(default_factory=dict)  # "losses"/"metrics" -> relative path
+    memorisation_plot: str | None = None  # plots/memorisation.png, relative, once the final evaluation wrote it
     skipped_count: int = 0
     updated: float = 0.0  # newest modification time among the files read
 
@@ -111,6 +114,7 @@ def read_run_files(run_dir: str | Path, on_warning: Callable[[str], None] | None
     files.records = read_records(paths.metrics, on_warning=on_warning)
     files.final = _read_json(paths.final_metrics)
     files.drs_eval = _read_json(root / DRS_FILE)
+    files.evaluator_check = _read_json(root / CHECK_FILE)
     samples = []
     for path in paths.sample_grids():
         match = SAMPLE_NAME.search(path.name)
@@ -121,6 +125,8 @@ def read_run_files(run_dir: str | Path, on_warning: Callable[[str], None] | None
         path = paths.plot(name)
         if path.is_file():
             files.plots[name] = _versioned(root, path)
+    if paths.plot("memorisation").is_file():
+        files.memorisation_plot = _versioned(root, paths.plot("memorisation"))
     try:
         optional_file(root / SKIP_LIST, "run file", GankitError)
         lines = (root / SKIP_LIST).read_text(encoding="utf-8", errors="replace").splitlines()

@@ -16,7 +16,8 @@ from gankit.numbers import float_text
 from gankit.report.html_data import COUNT_KEYS, RunFiles
 
 FINDING_NAMES = {"mode_collapse": "Mode collapse", "d_saturation": "Discriminator saturation",
-                 "vanishing_g_grads": "Vanishing generator gradients", "oscillation": "Oscillation without progress"}
+                 "vanishing_g_grads": "Vanishing generator gradients", "oscillation": "Oscillation without progress",
+                 "memorisation": "Memorisation"}
 SAMPLES_SHOWN_OPEN = 12  # newest sample pictures shown; older ones fold into a <details>
 
 
@@ -138,18 +139,30 @@ def diagnostics(found: list[dict[str, Any]] | None, epoch: int | None, resolved:
     return f'<section id="diagnostics"><h2>Diagnostics</h2>{body}</section>'
 
 
+# The per-class rows of a conditional run, in order: (record key, row name, whether lower is better).
+PER_CLASS_ROWS = (("intra_fid_per_class", "intra-FID", True), ("recall_per_class", "recall", False),
+                  ("coverage_per_class", "coverage", False), ("diversity_per_class", "diversity", False))
+
+
 def _per_class(metrics: dict[str, Any]) -> str:
-    """A conditional run's intra-FID of every class, worst marked, under the metrics table."""
-    values = metrics.get("intra_fid_per_class")
-    if not isinstance(values, list) or not values:
+    """A conditional run's per-class values under the metrics table, one row per metric
+    (intra-FID, recall, coverage, diversity; those the record holds), the worst class of each row in bold."""
+    names = per_class_names(metrics)
+    rows = []
+    for key, label, lower in PER_CLASS_ROWS:
+        values = metrics.get(key)
+        if not isinstance(values, list) or not values or len(values) != len(names):
+            continue
+        known = [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
+        worst = (max(known) if lower else min(known)) if known else None
+        cells = "".join(f'<td class="{"worst" if v == worst else ""}">'
+                        f'{esc(float_text(v, 3)) if isinstance(v, (int, float)) else "–"}</td>' for v in values)
+        rows.append(f'<tr><th scope="row">{esc(label)} {"↓" if lower else "↑"}</th>{cells}</tr>')
+    if not rows:
         return ""
-    known = [v for v in values if isinstance(v, (int, float))]
-    worst = max(known) if known else None
-    cells = "".join(f'<td class="{"worst" if v == worst else ""}">{esc(float_text(v, 3)) if v is not None else "–"}</td>'
-                    for v in values)
-    header = "".join(f"<th>{esc(name)}</th>" for name in per_class_names(metrics))
-    return ('<p class="caption">intra-FID per class (the worst in bold)</p>'
-            f'<table class="metrics per-class"><thead><tr>{header}</tr></thead><tbody><tr>{cells}</tr></tbody></table>')
+    header = "<th></th>" + "".join(f"<th>{esc(name)}</th>" for name in names)
+    return ('<p class="caption">per class (the worst in bold)</p>'
+            f'<table class="metrics per-class"><thead><tr>{header}</tr></thead><tbody>{"".join(rows)}</tbody></table>')
 
 
 def metrics_table(metrics: dict[str, Any], epoch: int | None, final: bool, latest_sample: tuple[int, str] | None) -> str:
@@ -269,3 +282,38 @@ def config_block(config_text: str) -> str:
         return '<section id="config"><p class="muted">No config.toml in this folder.</p></section>'
     return ('<section id="config"><details><summary>Resolved config (config.toml, re-runnable as is)</summary>'
             f'<pre>{esc(config_text)}</pre></details></section>')
+
+
+def feature_space_check(check: dict[str, Any]) -> str:
+    """The evaluator check of ``evaluator_check.json``: the metrics per defect and severity, ✓ where
+    a metric moved the way its definition expects, ✗ where it did not, and the summary line."""
+    from gankit.classify.sanity_table import METRIC_TITLES, METRICS, SanityTable
+    from gankit.errors import DataError
+
+    head = '<section id="check"><h2>Feature-space check</h2>'
+    try:
+        table = SanityTable.from_json(check)
+    except DataError as exc:
+        return f'{head}{_notes([f"evaluator_check.json: {exc}"], "warn")}</section>'
+    rows = []
+    for line, row in zip(table.display_rows(changes=False), [None, *table.rows]):  # the baseline first
+        tds = "".join(_check_cell(text, row.cells[m] if row is not None else None) for m, text in zip(METRICS, line[3:]))
+        rows.append(f'<tr><th scope="row">{esc(line[0])} {esc(line[1])}</th><td>{esc(line[2])}</td>{tds}</tr>')
+    header = "".join(f'<th class="num">{esc(METRIC_TITLES[m])}</th>' for m in METRICS)
+    caption = (f"evaluator '{table.extractor}' on {table.data} · {table.n_reference} reference and "
+               f"{table.n_heldout} held-out real images · k = {table.k}")
+    return (f'{head}<p class="caption">{esc(caption)}</p><p><strong>{esc(table.summary_line())}'
+            '</strong> (✓ moved the way the metric\'s definition expects, ✗ did not, · nothing expected)</p>'
+            f'<table class="metrics check"><thead><tr><th>defect</th><th>setting</th>{header}</tr></thead>'
+            f'<tbody>{"".join(rows)}</tbody></table>'
+            + "".join(f'<p class="muted small">{esc(note)}</p>' for note in table.notes) + "</section>")
+
+
+def _check_cell(text: str, cell: Any) -> str:
+    """One metric of the check: green where the expected direction held, red where not; the change
+    from the baseline and the expected direction on hover."""
+    if cell is None:
+        return f'<td class="num">{esc(text)}</td>'
+    css = "" if cell.held is None else (" better" if cell.held else " worse")
+    hint = f"change {fmt(cell.change)}, expected: {cell.expected}, moved: {cell.moved}"
+    return f'<td class="num{css}" title="{esc(hint)}">{esc(text)}</td>'

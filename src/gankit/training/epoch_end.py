@@ -75,6 +75,8 @@ def end_epoch(end: EpochEnd, records: list[dict[str, Any]], progress: TrainingPr
         stopped_by = record["stopped_by"] = (f"mode collapse since epoch {collapse.since_epoch} "
                                              "(train.stop_on_collapse); checkpoints/best.pt holds the best "
                                              "model before it")
+    if _due(epoch, c.eval.every, last) and (last or stopped_by):  # the final evaluation: its closest pairs
+        end.evaluate.save_memorisation(paths.plot("memorisation"))
     append_record(paths.metrics, record)
     records.append(record)
     if end.tensorboard is not None:

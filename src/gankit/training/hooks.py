@@ -7,6 +7,7 @@ the trainer decides when they are due.
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from gankit.catalogue import RANKED
 from gankit.config import Config
 from gankit.data.base import Dataset
 from gankit.evaluation import Scorer
+from gankit.metrics.memorisation import COPY_RATIO
 from gankit.pictures.grid import save_grid
 from gankit.report.html import write_report
 from gankit.report.plots import loss_plot, metric_plot, scatter_plot
@@ -25,6 +27,8 @@ from gankit.training.diagnostics import Diagnosis, diagnose
 
 PLOT_SAMPLES = 2000
 GRID_SAMPLES = 100
+CHECK_PART, CHECK_MIN_PART = 1000, 200  # images per part of the end-of-run feature-space check
+CHECK_MIN_IMAGES = 3 * CHECK_MIN_PART
 
 
 class EvaluationHook:
@@ -46,6 +50,28 @@ class EvaluationHook:
                 print(f"note: {self._scorer.note}", file=sys.stderr)
         return self._scorer
 
+    def write_feature_check(self, path: Path) -> None:
+        """The feature-space check of the run's evaluator on its data (cached across runs) into
+        ``path``, for the report. Skipped with eval.check=false, for Inception and Stacked MNIST's
+        per-channel scoring, and below ``CHECK_MIN_IMAGES`` images (too few for three parts of
+        ``CHECK_MIN_PART``: the table's noise rule would hide every change)."""
+        from gankit.classify.evaluator import Evaluator
+        from gankit.classify.sanity_cache import cached_check
+        from gankit.files.atomic import write_text
+
+        scorer = self.prepare()
+        extractor = scorer.extractor
+        if not self.config.eval.check or not isinstance(extractor, Evaluator) or scorer.per_channel:
+            return
+        if len(self.dataset) < CHECK_MIN_IMAGES:
+            return
+        n = min(CHECK_PART, len(self.dataset) // 3)
+        print(f"checking that the feature space '{extractor.name}' sees defects on this data (once, then cached)",
+              file=sys.stderr)
+        table = cached_check(None, extractor, self.dataset, n=n, seed=self.config.eval.seed, k=self.config.eval.k,
+                             progress=self.config.train.progress)
+        write_text(path, json.dumps(table.to_json(), indent=1) + "\n")
+
     def __call__(self, generator_net: nn.Module, discriminator: nn.Module) -> dict[str, Any]:
         metrics = self.prepare().score(generator_net, discriminator)
         warnings = metrics.pop("warnings", [])
@@ -54,6 +80,18 @@ class EvaluationHook:
                 self._warned.add(warning)
                 print(f"\nwarning: {warning}", file=sys.stderr)
         return {**metrics, "warnings": warnings} if warnings else metrics
+
+    def save_memorisation(self, path: Path) -> Path | None:
+        """``plots/memorisation.png``: the latest evaluation's closest generated/training
+        pairs (by the memorisation rule's ratio), generated on top, its training image below,
+        the ratio under each pair; None (nothing written) when no memorisation was scored."""
+        pairs = self._scorer.closest if self._scorer is not None else []
+        if not pairs:
+            return None
+        images = torch.cat([torch.stack([g.float() for g, _, _ in pairs]), torch.stack([t.float() for _, t, _ in pairs])])
+        return save_grid(images, path, nrow=len(pairs), row_labels=["generated", "training"],
+                         column_labels=[f"{ratio:.2f}" for _, _, ratio in pairs],
+                         title=f"closest to training images: ratio < {COPY_RATIO:.2f} is a near-copy")
 
 
 @torch.no_grad()

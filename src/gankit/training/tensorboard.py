@@ -16,7 +16,7 @@ from typing import Any
 
 from PIL import Image
 
-from gankit.catalogue import SAMPLE_COUNT_KEYS, TRAINING_KEYS
+from gankit.catalogue import PER_CLASS_KEYS, SAMPLE_COUNT_KEYS, TRAINING_KEYS
 from gankit.files.tfevents import EventFileWriter, image_value, scalar_value, text_value
 
 # record key -> TensorBoard tag; metrics go under metrics/<name>.
@@ -42,9 +42,10 @@ class TensorBoardLog:
     def log_record(self, record: dict[str, Any]) -> None:
         """Every finite number of an epoch record: training statistics and metrics."""
         values = []
-        for index, value in enumerate(record.get("intra_fid_per_class") or []):  # a conditional run's classes
-            if isinstance(value, (int, float)) and math.isfinite(value):
-                values.append(scalar_value(f"intra_fid_per_class/{index}", value))
+        for key in PER_CLASS_KEYS:  # a conditional run's classes
+            for index, value in enumerate(record.get(key) or []):
+                if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+                    values.append(scalar_value(f"{key}/{index}", value))
         for key, value in record.items():
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
                 continue

@@ -287,5 +287,7 @@ class Trainer:
         final["diagnostics"] = [d.as_dict() for d in self.diagnostics.active]
         if self.is_main:
             write_json(self.paths.final_metrics, final)
+            if self.dataset.kind == "images":
+                self.epoch_end.evaluate.write_feature_check(self.paths.evaluator_check)
             write_report_safely(self.paths.root)
         return final
