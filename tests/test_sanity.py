@@ -16,7 +16,7 @@ from torch import nn
 
 from gankit import cli
 from gankit.classify import degrade
-from gankit.classify.evaluator import load_evaluator
+from gankit.classify.evaluator import load_evaluator, shipped_evaluator_path
 from gankit.classify.sanity import MIN_PART, check_feature_space, require_same_shape, split_parts
 from gankit.classify.sanity_cache import cached_check
 from gankit.classify.sanity_table import EXPECTED, METRICS, SanityTable, holds, moved
@@ -293,7 +293,8 @@ def test_cli_writes_markdown_and_json_and_refuses_to_replace(monkeypatch, capsys
 
 
 def test_cli_errors_are_one_line_with_exit_code_2(monkeypatch, capsys, tmp_path):
-    code, _, err = _main(monkeypatch, capsys, "evaluator", "check", "--data", "colour-mnist", "-q",
+    shipped = str(shipped_evaluator_path())
+    code, _, err = _main(monkeypatch, capsys, "evaluator", "check", shipped, "--data", "colour-mnist", "-q",
                          "-o", str(tmp_path / "a.md"))
     assert code == 2 and "1-channel 28×28" in err and "3-channel 32×32" in err and "Traceback" not in err
     code, _, err = _main(monkeypatch, capsys, "evaluator", "check", "data.limit=40", "-q",

@@ -163,7 +163,7 @@ def test_same_data_and_seed_give_byte_identical_weights_and_leave_the_callers_rn
 
 def test_too_few_images_or_no_images_are_refused_with_the_numbers():
     data = _images(MIN_IMAGES - 1)
-    with pytest.raises(DataError, match=f"has {MIN_IMAGES - 1} images.*at least {MIN_IMAGES}"):
+    with pytest.raises(ConfigError, match=f"has {MIN_IMAGES - 1} images.*at least {MIN_IMAGES}"):
         fit_self_supervised(data, **_tiny())
     points = Dataset("ring8", torch.zeros(MIN_IMAGES, 2), None)
     with pytest.raises(DataError, match="images"):
@@ -242,7 +242,7 @@ def test_the_command_line_refuses_self_supervised_options_out_of_place(tmp_path)
     result = CliRunner().invoke(evaluator_app, [
         "train", "--self-supervised", "--data", "folder", f"data.path={few}", f"data.image_size={SIDE}",
         "-o", str(tmp_path / "x.pt"), "-q"])
-    assert isinstance(result.exception, DataError) and "has 20 images" in str(result.exception)
+    assert isinstance(result.exception, ConfigError) and "has 20 images" in str(result.exception)
 
 
 def test_the_command_line_with_labels_writes_one_network_with_a_class_head(tmp_path, monkeypatch):

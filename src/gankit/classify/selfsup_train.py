@@ -194,9 +194,9 @@ def _images(dataset: Dataset) -> Tensor:
     if dataset.kind != "images" or dataset.tensor.ndim != 4:
         raise DataError(f"data '{dataset.name}' holds samples of shape {tuple(dataset.sample_shape)}; a "
                         "self-supervised evaluator is trained on images (N, C, H, W)")
-    if len(dataset) < MIN_IMAGES:
-        raise DataError(f"data '{dataset.name}' has {len(dataset)} images; a self-supervised evaluator needs at "
-                        f"least {MIN_IMAGES}")
+    if len(dataset) < MIN_IMAGES:  # a setting to change (more images): exit code 2 on the command line
+        raise ConfigError(f"data '{dataset.name}' has {len(dataset)} images; a self-supervised evaluator needs at "
+                          f"least {MIN_IMAGES}")
     return dataset.tensor.to(torch.float32)
 
 
