@@ -8,7 +8,8 @@ cells with an expected direction that held, overall and on the class-related cel
   input, so it cannot see colour);
 - a classifier evaluator trained on Colour MNIST with the shipped evaluator's recipe;
 - the self-supervised evaluator (``fit_self_supervised``), trained on MNIST and on Colour
-  MNIST; skipped with a note when it is not installed.
+  MNIST, and with a class head on Colour MNIST (what ``eval.features=auto`` trains for a
+  labelled folder); skipped with a note when it is not installed.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_evaluators.py            # n = 1000, full recipes
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_evaluators.py --full     # also every table
@@ -38,14 +39,15 @@ def colour_classifier(folder: Path, quick: bool) -> Evaluator:
     return load_evaluator(path)
 
 
-def self_supervised(dataset_loader: Callable[[], Any], quick: bool) -> Evaluator | str:
-    """The self-supervised evaluator of the data, or why there is none."""
+def self_supervised(dataset_loader: Callable[[], Any], quick: bool, use_labels: bool = False) -> Evaluator | str:
+    """The self-supervised evaluator of the data (with a class head: ``use_labels``), or why there is none."""
     try:
         from gankit.classify.selfsup_train import fit_self_supervised
     except ImportError as exc:
         return f"skipped: the self-supervised evaluator is not available here ({exc})"
     dataset = dataset_loader()
-    fitted = fit_self_supervised(dataset, seed=0, progress=False, **({"epochs": 1} if quick else {}))
+    fitted = fit_self_supervised(dataset, seed=0, progress=False, use_labels=use_labels,
+                                 **({"epochs": 1} if quick else {}))
     if hasattr(fitted, "extract"):
         return fitted
     network, class_names, report = fitted
@@ -73,6 +75,8 @@ def main() -> None:
             ("self-supervised, trained on MNIST", "mnist", lambda: self_supervised(load_mnist, args.quick)),
             ("self-supervised, trained on Colour MNIST", "colour-mnist",
              lambda: self_supervised(load_colour_mnist, args.quick)),
+            ("self-supervised + class head (automatic), Colour MNIST", "colour-mnist",
+             lambda: self_supervised(load_colour_mnist, args.quick, use_labels=True)),
         ]
         trained: dict[str, tuple[Evaluator | str, float]] = {}
         for label, data_name, build in plans:

@@ -149,3 +149,23 @@ def test_a_flat_folder_run_ends_with_fid_precision_recall_and_coverage(tmp_path)
     check = json.loads((run_dir / "evaluator_check.json").read_text())
     assert check["extractor"] == "self-supervised:cells" and check["rows"]
     assert "Feature-space check" in report
+
+
+def test_a_changed_added_or_removed_file_changes_the_cache_entry(tmp_path):
+    from gankit.data.folder import load_folder
+
+    folder = _flat_folder(tmp_path / "cells", 12, side=8)
+
+    def entry():
+        return evaluator_cache.cache_entry(load_folder(folder, channels=3, image_size=8, use_cache=False))
+
+    first = entry()
+    assert entry() == first  # the same content, the same entry
+    Image.fromarray(np.zeros((8, 8, 3), dtype=np.uint8)).save(folder / "cell_0003.png")
+    changed = entry()
+    Image.fromarray(np.zeros((8, 8, 3), dtype=np.uint8)).save(folder / "cell_extra.png")
+    added = entry()
+    (folder / "cell_extra.png").unlink()
+    (folder / "cell_0000.png").unlink()
+    removed = entry()
+    assert len({first, changed, added, removed}) == 4
