@@ -155,10 +155,11 @@ def score_paths(real: str, fake: str, eval_config, device: str = "cpu") -> dict[
 
     if str(real) != "mnist" and eval_config.features == "auto" and not eval_config.evaluator:
         reference = reference_dataset(real)
+        channels, size = int(reference.tensor.shape[1]), int(reference.tensor.shape[-1])
+        fake_images = load_image_set(fake, channels=channels, image_size=size)  # read before any training
         extractor = load_extractor(eval_config, reference.name, device, dataset=reference)
         if extractor is None:
             raise ConfigError(feature_note(eval_config, reference))
-        fake_images = load_image_set(fake, channels=extractor.channels, image_size=extractor.image_size)
         return score_image_sets(reference.tensor, fake_images, eval_config, device=device, extractor=extractor)
     extractor = load_extractor(eval_config, "mnist", device)
     if extractor is None:
