@@ -18,6 +18,7 @@ from gankit.files.atomic import write_text
 from gankit.files.rundir import RunPaths
 from gankit.report import html_parts as parts
 from gankit.report.html_memorisation import memorisation_panel
+from gankit.report.html_check import feature_space_check
 from gankit.report.html_data import (
     active_diagnostics,
     latest_metrics,
@@ -129,7 +130,7 @@ def render_report(run_dir: str | Path, on_warning: Callable[[str], None] | None 
         memorisation,
         parts.curves(files.plots),
         parts.drs_table(files.drs_eval) if files.drs_eval is not None else "",
-        parts.feature_space_check(files.evaluator_check) if files.evaluator_check is not None else "",
+        feature_space_check(files.evaluator_check) if files.evaluator_check is not None else "",
         parts.sample_gallery(files.samples),
         parts.epoch_table(files.records),
         parts.config_block(files.config_text),
