@@ -7,7 +7,7 @@ feature space: the shipped MNIST evaluator for MNIST-like data, a user's evaluat
 the user's FID weights (``eval.features=inception``), or — for any other image folder —
 a self-supervised evaluator trained on the folder once and cached
 (`gankit.classify.evaluator_cache`). An evaluator must take the data's channels and
-size (checked, never silently converted). Stacked MNIST is scored per channel. Image runs whose discriminator outputs a logit (``bce`` and ``boundary``) also
+size (`gankit.classify.sanity.require_same_shape`; never silently converted). Stacked MNIST is scored per channel. Image runs whose discriminator outputs a logit (``bce`` and ``boundary``) also
 get the lung-cell boundary-loss study's s1, s2, s3 and score, so the original and the boundary objective can be
 compared as in its Figure 1 (s3 compares pixels in [0, 1]; it is not defined for 2D points).
 
@@ -28,7 +28,7 @@ from torch import Tensor, nn
 
 from gankit.config.schema import FEATURE_SPACES
 from gankit.data.base import Dataset
-from gankit.errors import ConfigError
+from gankit.errors import ConfigError, DataError
 from gankit.metrics.boundary import boundary_scores
 from gankit.metrics.images import FeatureSet, score_features
 from gankit.metrics.toy2d import evaluate_points
@@ -105,23 +105,6 @@ def feature_note(eval_config, dataset: Dataset) -> str:
     return (f"{len(dataset)} images are too few to train a self-supervised feature space (it takes at least "
             f"{self_supervised_minimum()}): no FID, precision or recall; give more images, or "
             "eval.evaluator=FILE from `gankit evaluator train`")
-
-
-def check_input_shape(extractor: FeatureExtractor, dataset: Dataset, per_channel: bool = False) -> None:
-    """A ConfigError (a setting to change: exit code 2) naming both when an evaluator's input
-    (channels, side) differs from the data's images; Inception resizes any RGB input, so it is
-    not checked."""
-    channels, size = getattr(extractor, "channels", None), getattr(extractor, "image_size", None)
-    if channels is None or size is None or dataset.kind != "images":
-        return
-    have_channels = 1 if per_channel else int(dataset.tensor.shape[1])
-    have_size = int(dataset.tensor.shape[-1])
-    if (channels, size) != (have_channels, have_size):
-        raise ConfigError(
-            f"the evaluator '{extractor.name}' takes {channels}-channel {size}×{size} images, but the data "
-            f"'{dataset.name}' has {have_channels}-channel {have_size}×{have_size} ones; train an evaluator "
-            "on this data (`gankit evaluator train --self-supervised --data ...`) or set data.channels/"
-            "data.image_size to match")
 
 
 def extract(extractor: FeatureExtractor, images: Tensor, per_channel: bool = False) -> FeatureSet:
@@ -202,7 +185,12 @@ class Scorer:
             if self._extractor is None:
                 self.note = feature_note(config.eval, dataset)
             else:
-                check_input_shape(self._extractor, dataset, self.per_channel)
+                from gankit.classify.sanity import require_same_shape
+
+                try:  # a setting to change (the data's size or channels, or the evaluator): exit code 2
+                    require_same_shape(self._extractor, dataset, self.per_channel)
+                except DataError as exc:
+                    raise ConfigError(str(exc)) from None
         real, k = min(config.eval.n, len(dataset)), config.eval.k
         if k >= real and (dataset.kind == "points" or self._extractor is not None):
             raise ConfigError(f"eval.k: {k} nearest neighbours need more than {k} real samples, but the data has "

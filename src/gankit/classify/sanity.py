@@ -49,13 +49,15 @@ class Extractor(Protocol):
     def extract(self, images: Tensor, batch_size: int = ...) -> tuple[Tensor, Tensor]: ...
 
 
-def require_same_shape(extractor: Any, dataset: Dataset) -> None:
-    """`DataError` when the evaluator's input (channels × size²) is not the data's image shape:
-    the check is about this feature space on these images, so nothing is converted silently."""
+def require_same_shape(extractor: Any, dataset: Dataset, per_channel: bool = False) -> None:
+    """`DataError` when the evaluator's input (channels × size²) is not the data's image shape
+    (one channel of it with ``per_channel``, as Stacked MNIST is scored): metrics are about this
+    feature space on these images, so nothing is converted silently. Inception, which resizes
+    any RGB input, has no fixed input and is not checked."""
     channels, size = getattr(extractor, "channels", None), getattr(extractor, "image_size", None)
     if channels is None or size is None or dataset.tensor.ndim != 4:
         return
-    have = tuple(dataset.tensor.shape[1:])
+    have = (1 if per_channel else int(dataset.tensor.shape[1]), *dataset.tensor.shape[2:])
     if have != (channels, size, size):
         raise DataError(
             f"the evaluator '{extractor.name}' takes {channels}-channel {size}×{size} images but the data holds "
