@@ -1,4 +1,4 @@
-"""What the fault tests share: running the CLI as a user would, and reading folders back."""
+"""What the fault and CLI tests share: running the CLI as a user would, and reading folders back."""
 
 from __future__ import annotations
 
@@ -14,6 +14,20 @@ def cli(*args: object, cwd: Path | None = None, timeout: float = 300) -> subproc
     """``gankit ARGS`` in a fresh Python, as a user runs it (a hang fails after ``timeout`` s)."""
     return subprocess.run([sys.executable, "-m", "gankit", *map(str, args)], capture_output=True, text=True,
                           cwd=cwd, timeout=timeout)
+
+
+def main_in_process(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
+    """Run the CLI entry point (``gankit.cli.main``) in this process: (exit code, stdout, stderr)."""
+    from gankit import cli as gankit_cli
+
+    monkeypatch.setattr(sys, "argv", ["gankit", *args])
+    code = 0
+    try:
+        gankit_cli.main()
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
 
 
 def one_error_line(result: subprocess.CompletedProcess) -> str:

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 import gankit
-from gankit import cli
 
 from conftest import TINY
+from fault_tools import main_in_process
 
 ort = pytest.importorskip("onnxruntime")
 
@@ -18,18 +18,6 @@ ort = pytest.importorskip("onnxruntime")
 @pytest.fixture(scope="module")
 def ring_run(tmp_path_factory):
     return gankit.train("toy-ring8", overrides=TINY, out=tmp_path_factory.mktemp("ring") / "run")
-
-
-def _main(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
-    """Run the CLI entry point in this process: (exit code, stdout, stderr)."""
-    monkeypatch.setattr(sys, "argv", ["gankit", *args])
-    code = 0
-    try:
-        cli.main()
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def test_export_writes_an_onnx_file_that_samples_and_its_card(ring_run, tmp_path):
@@ -51,7 +39,7 @@ def test_export_writes_an_onnx_file_that_samples_and_its_card(ring_run, tmp_path
     (["--format", "safetensors", "--checkpoint", "epoch_0042"], "does not exist"),
 ])
 def test_bad_requests_give_one_line_and_exit_2(ring_run, tmp_path, monkeypatch, capsys, arguments, message):
-    code, _, err = _main(monkeypatch, capsys, "export", str(ring_run.path), "-o", str(tmp_path / "g.out"),
+    code, _, err = main_in_process(monkeypatch, capsys, "export", str(ring_run.path), "-o", str(tmp_path / "g.out"),
                          *arguments)
     assert code == 2
     assert err.startswith("error: ") and message in err and len(err.strip().splitlines()) == 1
@@ -63,6 +51,6 @@ def test_a_run_without_a_generator_is_exit_2(ring_run, tmp_path, monkeypatch, ca
     (untrained / "checkpoints").mkdir(parents=True)
     (untrained / "config.toml").write_text((ring_run.path / "config.toml").read_text())
     for folder, message in ((untrained, "no trained generator"), (tmp_path / "nothing", "not a run folder")):
-        code, _, err = _main(monkeypatch, capsys, "export", str(folder), "--format", "onnx", "-o",
+        code, _, err = main_in_process(monkeypatch, capsys, "export", str(folder), "--format", "onnx", "-o",
                              str(tmp_path / "g.onnx"))
         assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import math
-import sys
 import warnings
 
 import pytest
@@ -14,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gankit import cli
+from fault_tools import main_in_process
 from gankit.classify import degrade
 from gankit.classify.evaluator import load_evaluator, shipped_evaluator_path
 from gankit.classify.sanity import MIN_PART, check_feature_space, require_same_shape, split_parts
@@ -264,40 +263,29 @@ def test_too_few_images_and_a_shape_mismatch_are_refused(mnist):
 
 
 # ------------------------------------------------------------------ command line
-def _main(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
-    monkeypatch.setattr(sys, "argv", ["gankit", *args])
-    code = 0
-    try:
-        cli.main()
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
 def test_cli_writes_markdown_and_json_and_refuses_to_replace(monkeypatch, capsys, tmp_path):
     out = tmp_path / "check.md"
-    code, stdout, _ = _main(monkeypatch, capsys, "evaluator", "check", "data.limit=200", "-n", "60", "-q",
+    code, stdout, _ = main_in_process(monkeypatch, capsys, "evaluator", "check", "data.limit=200", "-n", "60", "-q",
                             "-o", str(out))
     assert code == 0, stdout
     assert "expected directions held in" in stdout and "blur" in stdout
     table = SanityTable.from_json(json.loads(out.with_suffix(".json").read_text()))
     assert table.n_heldout == 60 and out.read_text() == table.to_markdown()
-    code, _, err = _main(monkeypatch, capsys, "evaluator", "check", "data.limit=200", "-n", "60", "-q",
+    code, _, err = main_in_process(monkeypatch, capsys, "evaluator", "check", "data.limit=200", "-n", "60", "-q",
                          "-o", str(out))
     assert code != 0 and "--force" in err
     mine = tmp_path / "mine.md"
     mine.write_text("my notes")
-    code, _, err = _main(monkeypatch, capsys, "evaluator", "check", "-q", "-o", str(mine), "--force")
+    code, _, err = main_in_process(monkeypatch, capsys, "evaluator", "check", "-q", "-o", str(mine), "--force")
     assert code != 0 and "did not write" in err and mine.read_text() == "my notes"
 
 
 def test_cli_errors_are_one_line_with_exit_code_2(monkeypatch, capsys, tmp_path):
     shipped = str(shipped_evaluator_path())
-    code, _, err = _main(monkeypatch, capsys, "evaluator", "check", shipped, "--data", "colour-mnist", "-q",
+    code, _, err = main_in_process(monkeypatch, capsys, "evaluator", "check", shipped, "--data", "colour-mnist", "-q",
                          "-o", str(tmp_path / "a.md"))
     assert code == 2 and "1-channel 28×28" in err and "3-channel 32×32" in err and "Traceback" not in err
-    code, _, err = _main(monkeypatch, capsys, "evaluator", "check", "data.limit=40", "-q",
+    code, _, err = main_in_process(monkeypatch, capsys, "evaluator", "check", "data.limit=40", "-q",
                          "-o", str(tmp_path / "b.md"))
     assert code == 2 and "40 images are too few" in err and f"at least {2 * MIN_PART}" in err
     assert len(err.strip().splitlines()) == 1
