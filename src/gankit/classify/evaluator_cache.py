@@ -27,9 +27,8 @@ import torch
 from gankit.classify.classifier_file import classifier_payload
 from gankit.classify.evaluator import Evaluator, load_evaluator
 from gankit.data.base import Dataset
-from gankit.data.cache import cache_root, dataset_digest
-from gankit.errors import DataError, OutputError
-from gankit.files.atomic import atomic_open
+from gankit.data.cache import cache_root, dataset_digest, store_entry
+from gankit.errors import DataError
 
 RECIPE_VERSION = 1
 AUTO_SEED = 0
@@ -91,7 +90,8 @@ def auto_evaluator(dataset: Dataset, *, device: str = "cpu", progress: bool = Tr
                                                        progress=progress)
     seconds = time.perf_counter() - started
     report = {**report, "name": f"self-supervised:{source}", "automatic": True}
-    _store(path, classifier_payload(network, class_names, report))
+    store_entry(path, classifier_payload(network, class_names, report), what="the evaluator",
+                consequence="the next run trains it again")
     say(f"features: self-supervised evaluator for {source} trained in {seconds:.0f} s, cached in {path}")
     evaluator = Evaluator(report["name"], network.to(device).eval(), list(class_names), report, torch.device(device))
     return AutoEvaluator(evaluator, path, True, seconds)
@@ -105,13 +105,3 @@ def _named(evaluator: Evaluator, dataset: Dataset) -> Evaluator:
 def _source_name(dataset: Dataset) -> str:
     return Path(dataset.source).name if dataset.source else dataset.name
 
-
-def _store(path: Path, payload: dict) -> None:
-    """Write the entry atomically; warn (the run goes on, the next one trains again) when impossible."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_open(path, "wb") as stream:
-            torch.save(payload, stream)
-    except (OutputError, OSError) as error:
-        warnings.warn(f"could not keep the evaluator in {path.parent} ({error}); the next run trains it again "
-                      "(set $GANKIT_CACHE_DIR to a writable folder)", stacklevel=3)

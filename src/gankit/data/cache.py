@@ -102,15 +102,19 @@ def save_cached(cache_dir: Path, key: str, decoded: DecodedFolder) -> None:
         "paths": list(decoded.paths),
         "failures": [list(item) for item in decoded.failures],
     }
+    store_entry(cache_dir / f"{key}.pt", entry, what="the decoded-image cache",
+                consequence="the next run will decode again")
+
+
+def store_entry(path: Path, entry: dict, *, what: str, consequence: str) -> None:
+    """``torch.save`` a cache ``entry`` to ``path`` atomically (its folder made when missing);
+    warn, do not fail, when that is impossible: a cache is an optimisation."""
     try:
-        with atomic_open(cache_dir / f"{key}.pt", "wb") as stream:
+        with atomic_open(path, "wb") as stream:
             torch.save(entry, stream)
     except OutputError as error:
-        warnings.warn(
-            f"could not write the decoded-image cache in {cache_dir} ({error}); "
-            "the next run will decode again (set $GANKIT_CACHE_DIR to a writable folder)",
-            stacklevel=2,
-        )
+        warnings.warn(f"could not write {what} in {path.parent} ({error}); {consequence} "
+                      "(set $GANKIT_CACHE_DIR to a writable folder)", stacklevel=3)
 
 
 def dataset_digest(images: Tensor, labels: Tensor | None = None, class_names: list[str] | None = None) -> str:
