@@ -36,9 +36,7 @@ def load_image_set(path: str | Path, *, channels: int, image_size: int | None = 
         raise DataError(f"{path}: {problem}; give a folder of images, a .npz file, or 'mnist'")
     size = image_size or _native_size(path)
     dataset = load_folder(path, channels=channels, image_size=size, use_cache=False)
-    if dataset.skipped:
-        print(f"warning: {len(dataset.skipped)} files under {path} skipped (e.g. {dataset.skipped[0][0]}: "
-              f"{dataset.skipped[0][1]})")
+    _warn_skipped(dataset, path)
     return dataset.tensor
 
 
@@ -56,10 +54,14 @@ def reference_dataset(path: str | Path) -> Dataset:
         return Dataset("npz", images, None, kind="images", source=str(path))
     size, channels = _native_size(path), _native_channels(path)
     dataset = load_folder(path, channels=channels, image_size=size)
+    _warn_skipped(dataset, path)
+    return dataset
+
+
+def _warn_skipped(dataset: Dataset, path: Path) -> None:
     if dataset.skipped:
         print(f"warning: {len(dataset.skipped)} files under {path} skipped (e.g. {dataset.skipped[0][0]}: "
               f"{dataset.skipped[0][1]})")
-    return dataset
 
 
 def _read_npz(path: Path) -> torch.Tensor:
