@@ -101,7 +101,7 @@ def self_supervised_minimum() -> int:
 def feature_note(eval_config, dataset: Dataset) -> str:
     """Why ``dataset`` (images) is scored in no feature space."""
     if eval_config.features == "none":
-        return "eval.features=none: no FID, precision or recall (set eval.features=auto to get them)"
+        return NO_FEATURES
     return (f"{len(dataset)} images are too few to train a self-supervised feature space (it takes at least "
             f"{self_supervised_minimum()}): no FID, precision or recall; give more images, or "
             "eval.evaluator=FILE from `gankit evaluator train`")

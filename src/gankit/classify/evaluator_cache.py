@@ -60,10 +60,11 @@ def cache_entry(dataset: Dataset) -> Path:
     """Where the automatic evaluator of ``dataset`` is (or will be) kept."""
     from gankit.classify.selfsup_train import recipe
 
-    description = {"version": RECIPE_VERSION, "seed": AUTO_SEED, "labels": use_labels(dataset),
+    labelled = use_labels(dataset)
+    description = {"version": RECIPE_VERSION, "seed": AUTO_SEED, "labels": labelled,
                    "recipe": recipe(), "torch": str(torch.__version__),
-                   "data": dataset_digest(dataset.tensor, dataset.labels if use_labels(dataset) else None,
-                                          dataset.label_names if use_labels(dataset) else None)}
+                   "data": dataset_digest(dataset.tensor, dataset.labels if labelled else None,
+                                          dataset.label_names if labelled else None)}
     key = hashlib.sha256(json.dumps(description, sort_keys=True, default=str).encode()).hexdigest()[:32]
     return evaluator_cache_dir() / f"{key}.pt"
 
