@@ -127,7 +127,7 @@ def train_evaluator(
         "seed": seed, "epochs": epochs, "best_epoch": best["epoch"], "batch_size": batch_size, "lr": lr,
         "feature_dim": feature_dim, "max_shift": MAX_SHIFT, "threads": torch.get_num_threads(),
         "torch_version": str(torch.__version__),
-        "data": description or _describe(dataset, len(images)),
+        "data": description or describe_data(dataset, len(images)),
         "seconds": round(time.perf_counter() - started, 2),
     }
     try:  # save_checkpoint writes atomically; the payload's own "format" key wins over its default
@@ -199,7 +199,8 @@ def _labelled_images(dataset: Dataset) -> tuple[Tensor, Tensor, list[str]]:
     return dataset.tensor.to(torch.float32), labels, class_names
 
 
-def _describe(dataset: Dataset, count: int) -> str:
+def describe_data(dataset: Dataset, count: int, what: str = "labelled images") -> str:
+    """The data line of an evaluator's report, e.g. ``folder: 2000 images of 3×32×32 from cells``."""
     shape = "×".join(str(side) for side in dataset.sample_shape)
     source = f" from {Path(dataset.source).name}" if dataset.source else ""
-    return f"{dataset.name}: {count} labelled images of {shape}{source}"
+    return f"{dataset.name}: {count} {what} of {shape}{source}"

@@ -32,7 +32,7 @@ from torch import Tensor
 
 from gankit.classify.classifier_file import classifier_payload
 from gankit.classify.evaluator import Evaluator
-from gankit.classify.evaluator_train import accuracy, stratified_split
+from gankit.classify.evaluator_train import accuracy, describe_data, stratified_split
 from gankit.classify.selfsup import OBJECTIVES, Augmentation, objective_loss, projector, random_view
 from gankit.data.base import Dataset
 from gankit.errors import ConfigError, DataError
@@ -109,7 +109,7 @@ def fit_self_supervised(
         "with_labels": labels is not None, "seed": seed, "epochs": epochs, "batch_size": batch_size, "lr": lr,
         "feature_dim": feature_dim, "n_train": len(train_index), "final_loss": losses[-1],
         "threads": torch.get_num_threads(), "torch_version": str(torch.__version__),
-        "data": description or _describe(dataset, len(images)),
+        "data": description or describe_data(dataset, len(images), "images"),
         "seconds": round(time.perf_counter() - started, 2),
     }
     if labels is not None:
@@ -210,11 +210,6 @@ def _labels(dataset: Dataset) -> tuple[Tensor, list[str]]:
         raise DataError(f"data '{dataset.name}' has fewer than 2 classes; --with-labels needs at least 2")
     return labels, list(dataset.label_names or [])
 
-
-def _describe(dataset: Dataset, count: int) -> str:
-    shape = "×".join(str(side) for side in dataset.sample_shape)
-    source = f" from {Path(dataset.source).name}" if dataset.source else ""
-    return f"{dataset.name}: {count} images of {shape}{source}"
 
 
 __all__ = ["IMAGE_BUDGET", "MIN_IMAGES", "default_epochs", "fit_self_supervised", "recipe", "train_self_supervised"]
